@@ -30,7 +30,7 @@ def main() -> None:
         members = rng.permutation(np.flatnonzero(labels == digit))
         split[members[:TEST_PER_CLASS]] = "test"
 
-    for index, (pixels, label, part) in enumerate(zip(images, labels, split)):
+    for index, (pixels, label, part) in enumerate(zip(images, labels, split, strict=True)):
         folder = args.out_dir / part / str(label)
         folder.mkdir(parents=True, exist_ok=True)
         image = Image.fromarray(pixels.reshape(28, 28).astype(np.uint8), mode="L")

@@ -1,0 +1,33 @@
+"""Image quality: PSNR and SSIM per image, averaged, on intensities in [0, 1]."""
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+DATA_RANGE = 1.0
+# PSNR is infinite for an exact copy. JSON has no infinity, so identical images score this cap.
+MAX_PSNR = 100.0
+
+
+def psnr(clean: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+    """PSNR in dB of each image in ``estimate`` against ``clean``, shape (N,), capped at 100."""
+    pairs = zip(clean, estimate, strict=True)
+    with np.errstate(divide="ignore"):
+        values = [peak_signal_noise_ratio(c, e, data_range=DATA_RANGE) for c, e in pairs]
+    return np.minimum(np.array(values, dtype=np.float64), MAX_PSNR)
+
+
+def ssim(clean: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+    """SSIM of each (H, W, 1) image in ``estimate`` against ``clean``, shape (N,)."""
+    pairs = zip(clean, estimate, strict=True)
+    values = [structural_similarity(c[..., 0], e[..., 0], data_range=DATA_RANGE) for c, e in pairs]
+    return np.array(values, dtype=np.float64)
+
+
+def quality(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
+    """Mean PSNR and mean SSIM of ``estimate`` against ``clean``, over the images."""
+    clean = clean.astype(np.float64)
+    estimate = estimate.astype(np.float64)
+    return {
+        "psnr": float(np.mean(psnr(clean, estimate))),
+        "ssim": float(np.mean(ssim(clean, estimate))),
+    }

@@ -1,0 +1,33 @@
+"""Stage add_noise: noisy copies of the train and test arrays at one noise level."""
+
+import argparse
+import logging
+from pathlib import Path
+
+from denoising.cli import run_stage
+from denoising.files import SPLITS, load_array, save_array
+from denoising.noise import add_noise, noise_rng
+from denoising.params import NoiseParams, load_section, load_seed
+
+log = logging.getLogger("add_noise")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--clean-dir", type=Path, required=True)
+    parser.add_argument("--out-dir", type=Path, required=True)
+    args = parser.parse_args()
+    params = load_section(args.params, "noise", NoiseParams)
+    seed = load_seed(args.params)
+
+    for split in SPLITS:
+        clean = load_array(args.clean_dir / f"{split}.npy")
+        rng = noise_rng(seed, args.level, split)
+        save_array(args.out_dir / f"{split}.npy", add_noise(clean, params.type, args.level, rng))
+    log.info("%s noise at level %g added to %s", params.type, args.level, ", ".join(SPLITS))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from denoising.errors import UserError
+from denoising.images import find_files, load_folder, load_grayscale
+
+FORMATS = ["png", "jpg", "bmp", "gif", "tiff", "webp"]
+
+
+def gradient_rgb(width: int = 40, height: int = 30) -> Image.Image:
+    ramp = np.linspace(0, 255, width, dtype=np.uint8)
+    return Image.fromarray(np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1))
+
+
+@pytest.mark.parametrize("extension", FORMATS)
+def test_every_format_loads_as_float_grayscale(tmp_path, extension):
+    path = tmp_path / f"image.{extension}"
+    gradient_rgb().save(path)
+    image = load_grayscale(path, (28, 28))
+    assert image.shape == (28, 28)
+    assert image.dtype == np.float32
+    assert 0.0 <= image.min() < 0.1 and 0.9 < image.max() <= 1.0
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "L", "LA", "1", "CMYK", "I", "F"])
+def test_every_mode_loads(tmp_path, mode):
+    path = tmp_path / ("image.tiff" if mode in ("CMYK", "I", "F") else "image.png")
+    source = gradient_rgb()
+    if mode == "F":
+        source = Image.fromarray(np.asarray(source.convert("L"), dtype=np.float32) / 255.0)
+    elif mode == "I":
+        source = Image.fromarray(np.asarray(source.convert("L"), dtype=np.int32) * 257)
+    else:
+        source = source.convert(mode)
+    source.save(path)
+    image = load_grayscale(path, (28, 28))
+    assert image.shape == (28, 28)
+    assert 0.0 <= image.min() and image.max() <= 1.0
+    assert image.max() > 0.5, "a bright gradient must not come out dark"
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.full((20, 20), 32768, dtype=np.uint16)).save(path)
+    image = load_grayscale(path, (10, 10))
+    np.testing.assert_allclose(image, 32768 / 65535, atol=1e-4)
+
+
+def test_resize_to_non_square_shape(tmp_path):
+    path = tmp_path / "image.png"
+    gradient_rgb().save(path)
+    assert load_grayscale(path, (16, 24)).shape == (16, 24)
+
+
+def test_nested_folders_load_in_sorted_order(image_folder):
+    loaded = load_folder(image_folder / "train", (28, 28))
+    assert loaded.images.shape == (24, 28, 28, 1)
+    assert loaded.files == sorted(loaded.files)
+    assert loaded.files[0] == "class0/000.png"
+    assert [p.name for p in find_files(image_folder / "train")][:2] == ["000.png", "002.png"]
+
+
+def test_bad_files_are_skipped_with_a_reason(image_folder):
+    train = image_folder / "train"
+    (train / "notes.txt").write_text("not an image")
+    (train / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (train / "empty.jpg").write_bytes(b"")
+    loaded = load_folder(train, (28, 28))
+    assert len(loaded.files) == 24
+    reasons = {entry["file"]: entry["reason"] for entry in loaded.skipped}
+    assert set(reasons) == {"notes.txt", "broken.png", "empty.jpg"}
+    assert reasons["notes.txt"] == "not an image file extension"
+    assert "Truncated" in reasons["broken.png"]
+    assert "cannot identify image file" in reasons["empty.jpg"]
+
+
+def test_folder_without_images_is_a_user_error(tmp_path):
+    (tmp_path / "only.txt").write_text("x")
+    with pytest.raises(UserError, match="no readable image"):
+        load_folder(tmp_path, (28, 28))
+    with pytest.raises(UserError, match="folder not found"):
+        load_folder(tmp_path / "missing", (28, 28))

@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from denoising.metrics import MAX_PSNR, psnr, quality, ssim
+
+
+def test_identical_images_score_the_cap_and_ssim_one():
+    images = np.random.default_rng(0).uniform(size=(3, 16, 16, 1))
+    assert quality(images, images) == {"psnr": MAX_PSNR, "ssim": pytest.approx(1.0)}
+
+
+def test_psnr_of_a_known_error():
+    # A constant error of 0.1 on a [0, 1] scale: MSE = 0.01, so PSNR = 10 log10(1 / 0.01) = 20 dB.
+    clean = np.zeros((2, 16, 16, 1))
+    np.testing.assert_allclose(psnr(clean, clean + 0.1), [20.0, 20.0])
+
+
+def test_psnr_is_averaged_per_image():
+    clean = np.zeros((2, 16, 16, 1))
+    estimate = np.concatenate([clean[:1] + 0.1, clean[:1] + 0.01])  # 20 dB and 40 dB
+    assert quality(clean, estimate)["psnr"] == pytest.approx(30.0)
+
+
+def test_ssim_falls_with_noise():
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(size=(2, 32, 32, 1))
+    slightly = np.clip(clean + 0.05 * rng.standard_normal(clean.shape), 0, 1)
+    heavily = np.clip(clean + 0.5 * rng.standard_normal(clean.shape), 0, 1)
+    assert 1.0 > ssim(clean, slightly).mean() > ssim(clean, heavily).mean()

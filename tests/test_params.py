@@ -1,0 +1,137 @@
+"""Bad params stop a stage with one line per problem that names the key, and exit code 2."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import REPO
+
+from denoising.errors import UserError
+from denoising.params import TrainParams, load_section
+
+DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def write_params(tmp_path, section, key, value):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params[section][key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_defaults_are_the_original_design():
+    assert DEFAULTS["data"]["image_size"] == [28, 28]
+    assert DEFAULTS["noise"] == {"type": "gaussian", "levels": [0.3, 0.5, 0.8]}
+    train = load_section(REPO / "params.yaml", "train", TrainParams)
+    assert (train.model, train.epochs, train.batch_size) == ("dense", 10, 256)
+    assert (train.loss, train.learning_rate) == ("binary_crossentropy", 0.001)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("epochs", 0, "train.epochs: 0 is not allowed; it must be an integer >= 1"),
+        ("epochs", True, "train.epochs: True is not allowed"),
+        ("model", "resnet", "train.model: 'resnet' is not allowed; it must be one of dense"),
+        ("loss", "hinge", "train.loss: 'hinge' is not allowed; it must be one of"),
+        ("learning_rate", -1, "train.learning_rate: -1 is not allowed; it must be a number > 0"),
+        ("validation_split", 1.0, "train.validation_split: 1.0 is not allowed"),
+        ("epoch", 5, "train.epoch: unknown key; known keys are model, epochs"),
+    ],
+)
+def test_bad_train_param_is_one_clear_line(tmp_path, key, value, message):
+    path = write_params(tmp_path, "train", key, value)
+    with pytest.raises(UserError) as error:
+        load_section(path, "train", TrainParams)
+    assert len(str(error.value).splitlines()) == 1
+    assert message in str(error.value)
+
+
+def run_stage(stage, params_path, *args):
+    return subprocess.run(
+        [sys.executable, "-m", f"stages.{stage}", "--params", str(params_path), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stage", "section", "key", "value", "message", "args"),
+    [
+        (
+            "train",
+            "train",
+            "model",
+            "resnet",
+            "train.model: 'resnet' is not allowed",
+            [
+                "--level",
+                "0.3",
+                "--clean-dir",
+                "x",
+                "--noisy-dir",
+                "x",
+                "--model-dir",
+                "x",
+                "--live-dir",
+                "x",
+            ],
+        ),
+        (
+            "add_noise",
+            "noise",
+            "levels",
+            [0.3, 1.5],
+            "noise.levels: [0.3, 1.5] is not allowed",
+            ["--level", "1.5", "--clean-dir", "x", "--out-dir", "x"],
+        ),
+        (
+            "preprocess",
+            "data",
+            "dir",
+            "no/such/folder",
+            "data.dir: folder 'no/such/folder' not found",
+            ["--out-dir", "x"],
+        ),
+        (
+            "visualize",
+            "visualize",
+            "n_samples",
+            -3,
+            "visualize.n_samples: -3 is not allowed",
+            [
+                "--level",
+                "0.3",
+                "--clean-dir",
+                "x",
+                "--noisy-dir",
+                "x",
+                "--denoised-dir",
+                "x",
+                "--out",
+                "x.png",
+            ],
+        ),
+    ],
+)
+def test_stage_with_bad_param_exits_with_one_line(
+    tmp_path, stage, section, key, value, message, args
+):
+    result = run_stage(stage, write_params(tmp_path, section, key, value), *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0]
+
+
+def test_negative_seed_is_rejected(tmp_path):
+    params = dict(DEFAULTS, seed=-1)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    result = run_stage("add_noise", path, "--level", "0.3", "--clean-dir", "x", "--out-dir", "x")
+    assert result.returncode == 2
+    assert "seed: -1 is not allowed; it must be an integer >= 0" in result.stderr

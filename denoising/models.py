@@ -14,6 +14,7 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from denoising.files import atomic_path  # noqa: E402
+from denoising.params import ConvParams, DenseParams, DncnnParams, UnetParams  # noqa: E402
 
 # A .keras file is a zip archive. Keras stamps it with the save time (in metadata.json and on the
 # weights entry) and numbers shared layers by their memory address (in config.json). We pin all
@@ -22,24 +23,90 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 SHARED_ID = re.compile(rb'"shared_object_id": (\d+)')
 
 
-def build_dense(input_shape: tuple[int, int, int]) -> keras.Model:
-    """The original design: flatten to 784, Dense(128, relu) encoder, Dense(784, sigmoid) out."""
-    inputs = keras.Input(shape=input_shape, name="noisy")
-    flat = layers.Flatten()(inputs)
-    encoded = layers.Dense(128, activation="relu", name="encoder")(flat)
-    decoded = layers.Dense(flat.shape[-1], activation="sigmoid", name="decoder")(encoded)
-    outputs = layers.Reshape(input_shape, name="denoised")(decoded)
-    return keras.Model(inputs, outputs, name="dense_autoencoder")
+def build_dense(image_shape: tuple[int, int, int], params: DenseParams) -> keras.Model:
+    """The original design, generalised: flatten, Dense(relu) per width in ``params.hidden``,
+    Dense(sigmoid) back to every pixel. Only takes images of its training size."""
+    inputs = keras.Input(shape=image_shape, name="noisy")
+    x = layers.Flatten()(inputs)
+    pixels = x.shape[-1]
+    for index, width in enumerate(params.hidden):
+        name = "encoder" if index == 0 else f"hidden_{index}"
+        x = layers.Dense(width, activation="relu", name=name)(x)
+    x = layers.Dense(pixels, activation="sigmoid", name="decoder")(x)
+    outputs = layers.Reshape(image_shape, name="denoised")(x)
+    return keras.Model(inputs, outputs, name="dense")
 
 
-BUILDERS = {"dense": build_dense}
+def build_conv(image_shape: tuple[int, int, int], params: ConvParams) -> keras.Model:
+    """The keras.io denoising autoencoder: Conv2D + max-pooling per entry of ``params.filters``,
+    then as many stride-2 transposed convolutions, and a sigmoid Conv2D to one image."""
+    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    x = inputs
+    for filters in params.filters:
+        x = layers.Conv2D(filters, 3, activation="relu", padding="same")(x)
+        x = layers.MaxPooling2D(2, padding="same")(x)
+    for filters in reversed(params.filters):
+        x = layers.Conv2DTranspose(filters, 3, strides=2, activation="relu", padding="same")(x)
+    outputs = layers.Conv2D(image_shape[-1], 3, activation="sigmoid", padding="same")(x)
+    return keras.Model(inputs, outputs, name="conv")
+
+
+def build_dncnn(image_shape: tuple[int, int, int], params: DncnnParams) -> keras.Model:
+    """DnCNN (Zhang et al. 2017): the network predicts the noise, and the output is
+    clean = noisy - noise, clipped to [0, 1] by a ReLU capped at 1."""
+    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    x = layers.Conv2D(params.filters, 3, padding="same", activation="relu")(inputs)
+    for _ in range(params.depth - 2):
+        x = layers.Conv2D(params.filters, 3, padding="same", use_bias=not params.batch_norm)(x)
+        if params.batch_norm:
+            x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    noise = layers.Conv2D(image_shape[-1], 3, padding="same", name="predicted_noise")(x)
+    residual = layers.Subtract()([inputs, noise])
+    outputs = layers.ReLU(max_value=1.0, name="clip")(residual)
+    return keras.Model(inputs, outputs, name="dncnn")
+
+
+def _conv_block(x, filters: int):
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    return layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+
+
+def build_unet(image_shape: tuple[int, int, int], params: UnetParams) -> keras.Model:
+    """A small U-Net: ``params.depth`` poolings, filters doubling from ``params.base_filters``,
+    skip connections concatenated on the way up, sigmoid output."""
+    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    x, skips = inputs, []
+    for level in range(params.depth):
+        x = _conv_block(x, params.base_filters * 2**level)
+        skips.append(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = _conv_block(x, params.base_filters * 2**params.depth)
+    for level in reversed(range(params.depth)):
+        x = layers.Conv2DTranspose(params.base_filters * 2**level, 2, strides=2)(x)
+        x = layers.Concatenate()([x, skips[level]])
+        x = _conv_block(x, params.base_filters * 2**level)
+    outputs = layers.Conv2D(image_shape[-1], 1, activation="sigmoid")(x)
+    return keras.Model(inputs, outputs, name="unet")
+
+
+BUILDERS = {"dense": build_dense, "conv": build_conv, "dncnn": build_dncnn, "unet": build_unet}
+
+
+def size_multiple(name: str, params) -> int:
+    """Image height and width must be multiples of this for model ``name`` (its poolings)."""
+    if name == "conv":
+        return 2 ** len(params.filters)
+    if name == "unet":
+        return 2**params.depth
+    return 1
 
 
 def build_model(
-    name: str, input_shape: tuple[int, int, int], learning_rate: float, loss: str
+    name: str, params, image_shape: tuple[int, int, int], learning_rate: float, loss: str
 ) -> keras.Model:
-    """Build model ``name`` and compile it with Adam and ``loss``."""
-    model = BUILDERS[name](input_shape)
+    """Build model ``name`` from its params section and compile it with Adam and ``loss``."""
+    model = BUILDERS[name](image_shape, params)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
     return model
 

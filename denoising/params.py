@@ -13,7 +13,6 @@ import yaml
 
 from denoising.errors import UserError
 
-MODEL_NAMES = ("dense",)
 LOSSES = ("binary_crossentropy", "mse", "mae")
 NOISE_TYPES = ("gaussian",)
 
@@ -26,13 +25,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _rule(check, allowed: str):
-    """A dataclass field whose value must pass ``check``; ``allowed`` says what passes."""
-    return field(metadata={"check": check, "allowed": allowed})
+def _rule(check, allowed: str, **default):
+    """A dataclass field whose value must pass ``check``; ``allowed`` says what passes. With a
+    ``default=``, the key may be left out."""
+    return field(metadata={"check": check, "allowed": allowed}, **default)
 
 
 def _positive_int(value: Any) -> bool:
     return _is_int(value) and value >= 1
+
+
+def _positive_number(value: Any) -> bool:
+    return _is_number(value) and value > 0
 
 
 def _level(value: Any) -> bool:
@@ -68,16 +72,65 @@ class NoiseParams:
     )
 
 
+def _positive_int_list(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > 0 and all(map(_positive_int, value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelParams:
+    """Training knobs that a model's own section may set; those left out come from ``train``."""
+
+    epochs: int | None = _rule(_positive_int, "an integer >= 1", default=None)
+    batch_size: int | None = _rule(_positive_int, "an integer >= 1", default=None)
+    learning_rate: float | None = _rule(_positive_number, "a number > 0", default=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseParams(ModelParams):
+    hidden: list = _rule(_positive_int_list, "a non-empty list of layer widths (integers >= 1)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvParams(ModelParams):
+    filters: list = _rule(_positive_int_list, "a non-empty list of filter counts (integers >= 1)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DncnnParams(ModelParams):
+    depth: int = _rule(lambda v: _is_int(v) and v >= 3, "an integer >= 3")
+    filters: int = _rule(_positive_int, "an integer >= 1")
+    batch_norm: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnetParams(ModelParams):
+    depth: int = _rule(_positive_int, "an integer >= 1")
+    base_filters: int = _rule(_positive_int, "an integer >= 1")
+
+
+MODEL_PARAMS = {"dense": DenseParams, "conv": ConvParams, "dncnn": DncnnParams, "unet": UnetParams}
+MODEL_NAMES = tuple(MODEL_PARAMS)
+
+
 @dataclass(frozen=True)
 class TrainParams:
-    model: str = _rule(lambda v: v in MODEL_NAMES, f"one of {', '.join(MODEL_NAMES)}")
+    models: list = _rule(
+        lambda v: (
+            isinstance(v, list)
+            and len(v) > 0
+            and all(m in MODEL_NAMES for m in v)
+            and len(set(v)) == len(v)
+        ),
+        f"a non-empty list of distinct names from {', '.join(MODEL_NAMES)}",
+    )
     epochs: int = _rule(_positive_int, "an integer >= 1")
     batch_size: int = _rule(_positive_int, "an integer >= 1")
-    learning_rate: float = _rule(lambda v: _is_number(v) and v > 0, "a number > 0")
+    learning_rate: float = _rule(_positive_number, "a number > 0")
     loss: str = _rule(lambda v: v in LOSSES, f"one of {', '.join(LOSSES)}")
     validation_split: float = _rule(
         lambda v: _is_number(v) and 0 < v < 1, "a number between 0 and 1 (exclusive)"
     )
+    patience: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0 turns it off)")
 
 
 @dataclass(frozen=True)
@@ -85,9 +138,26 @@ class DenoiseParams:
     batch_size: int = _rule(_positive_int, "an integer >= 1")
 
 
+BASELINE_NAMES = ("gaussian", "median", "tv", "nlm", "bm3d")
+
+
+def _baseline_list(value: Any) -> bool:
+    return isinstance(value, list) and all(name in BASELINE_NAMES for name in value)
+
+
+@dataclass(frozen=True)
+class BaselinesParams:
+    methods: list = _rule(_baseline_list, f"a list of names from {', '.join(BASELINE_NAMES)}")
+    max_images: int = _rule(_positive_int, "an integer >= 1")
+    workers: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: all cores)")
+    gaussian_sigma: float = _rule(_positive_number, "a number > 0 (pixels)")
+    median_size: int = _rule(_positive_int, "an integer >= 1 (pixels)")
+
+
 @dataclass(frozen=True)
 class VisualizeParams:
     n_samples: int = _rule(_positive_int, "an integer >= 1")
+    baselines: list = _rule(_baseline_list, f"a list of names from {', '.join(BASELINE_NAMES)}")
 
 
 def read_params(path: Path) -> dict:
@@ -105,8 +175,11 @@ def read_params(path: Path) -> dict:
 
 
 def load_section(path: Path, name: str, cls: type):
-    """Build ``cls`` from section ``name`` of the params file, or raise one ``UserError``."""
-    section = read_params(path).get(name)
+    """Build ``cls`` from section ``name`` (dotted for nested: ``models.conv``) of the params
+    file, or raise one ``UserError`` with a line per problem."""
+    section = read_params(path)
+    for part in name.split("."):
+        section = section.get(part) if isinstance(section, dict) else None
     if not isinstance(section, dict):
         raise UserError(f"{path}: section '{name}' is missing or is not a mapping")
     known = {f.name: f for f in dataclasses.fields(cls)}
@@ -117,7 +190,8 @@ def load_section(path: Path, name: str, cls: type):
     ]
     for key, spec in known.items():
         if key not in section:
-            problems.append(f"{name}.{key}: missing; it must be {spec.metadata['allowed']}")
+            if spec.default is dataclasses.MISSING:
+                problems.append(f"{name}.{key}: missing; it must be {spec.metadata['allowed']}")
         elif not spec.metadata["check"](section[key]):
             problems.append(
                 f"{name}.{key}: {section[key]!r} is not allowed; it must be "
@@ -134,3 +208,13 @@ def load_seed(path: Path) -> int:
     if not _is_int(seed) or seed < 0:
         raise UserError(f"{path}: seed: {seed!r} is not allowed; it must be an integer >= 0")
     return seed
+
+
+def training_for(train: TrainParams, model: ModelParams) -> TrainParams:
+    """The training knobs for one model: ``train``'s, with the model section's overrides."""
+    overrides = {
+        f.name: getattr(model, f.name)
+        for f in dataclasses.fields(ModelParams)
+        if getattr(model, f.name) is not None
+    }
+    return dataclasses.replace(train, **overrides)

@@ -16,6 +16,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--model-name", required=True)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--noisy-dir", type=Path, required=True)
@@ -37,6 +38,7 @@ def main() -> None:
     noisy = load_array(args.noisy_dir / "test.npy")
     before, after = quality(clean, noisy), quality(clean, denoised["test"])
     metrics = {
+        "model": args.model_name,
         "noise_level": args.level,
         "test_images": len(clean),
         "test_loss": float(model.evaluate(noisy, clean, batch_size=params.batch_size, verbose=0)),
@@ -47,7 +49,8 @@ def main() -> None:
     }
     save_json(args.metrics, metrics)
     log.info(
-        "level %g: PSNR %.2f -> %.2f dB, SSIM %.3f -> %.3f",
+        "%s at level %g: PSNR %.2f -> %.2f dB, SSIM %.3f -> %.3f",
+        args.model_name,
         args.level,
         before["psnr"],
         after["psnr"],

@@ -1,4 +1,5 @@
-"""Stage summarize: PSNR and SSIM against noise level, one row per level, as plot data."""
+"""Stage summarize: PSNR and SSIM against noise level for every method, one row per (level,
+method), as plot data."""
 
 import argparse
 import csv
@@ -10,13 +11,13 @@ from denoising.errors import UserError
 from denoising.files import atomic_path, load_json
 from denoising.params import NoiseParams, load_section
 
-COLUMNS = ("noise_level", "psnr_noisy", "psnr_denoised", "ssim_noisy", "ssim_denoised")
+COLUMNS = ("noise_level", "method", "psnr", "ssim")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--metrics-dir", type=Path, required=True)
+    parser.add_argument("--compare-dir", type=Path, required=True)
     parser.add_argument("--plot-out", type=Path, required=True)
     args = parser.parse_args()
     noise = load_section(args.params, "noise", NoiseParams)
@@ -25,14 +26,15 @@ def main() -> None:
     # leaves its old, committed metrics file behind, and it must not reappear in the summary.
     rows = []
     for level in sorted(noise.levels):
-        path = args.metrics_dir / f"{level}.json"
+        path = args.compare_dir / f"{level}.json"
         if not path.is_file():
-            raise UserError(f"{path}: metrics for noise level {level} not found")
-        metrics = load_json(path)
-        rows.append({column: metrics[column] for column in COLUMNS})
+            raise UserError(f"{path}: scores for noise level {level} not found")
+        for method, scores in load_json(path).items():
+            if isinstance(scores, dict):
+                rows.append({"noise_level": level, "method": method, **scores})
 
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     with atomic_path(args.plot_out) as temporary:

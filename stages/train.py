@@ -1,16 +1,26 @@
-"""Stage train: fit a denoising autoencoder, noisy -> clean, at one noise level."""
+"""Stage train: fit one denoising model, noisy -> clean, at one noise level."""
 
 import argparse
 import dataclasses
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
 
 from denoising.cards import file_sha256, package_versions
 from denoising.cli import run_stage
+from denoising.errors import UserError
 from denoising.files import load_array, save_json
-from denoising.params import NoiseParams, TrainParams, load_section, load_seed
+from denoising.params import (
+    MODEL_NAMES,
+    MODEL_PARAMS,
+    NoiseParams,
+    TrainParams,
+    load_section,
+    load_seed,
+    training_for,
+)
 
 log = logging.getLogger("train")
 
@@ -26,32 +36,50 @@ def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, n
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--model", choices=MODEL_NAMES, required=True)
     parser.add_argument("--level", type=float, required=True)
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--noisy-dir", type=Path, required=True)
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--live-dir", type=Path, required=True)
     args = parser.parse_args()
-    params = load_section(args.params, "train", TrainParams)
+    model_params = load_section(args.params, f"models.{args.model}", MODEL_PARAMS[args.model])
+    params = training_for(load_section(args.params, "train", TrainParams), model_params)
     noise = load_section(args.params, "noise", NoiseParams)
     seed = load_seed(args.params)
+
+    clean = load_array(args.clean_dir / "train.npy")
+    noisy = load_array(args.noisy_dir / "train.npy")
 
     # Imported here so that a params error is reported before TensorFlow's slow start-up.
     import keras
     import tensorflow as tf
+    from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
-    from denoising.models import build_model, save_model
-    from dvclive import Live
+    from denoising.models import build_model, save_model, size_multiple
 
+    multiple = size_multiple(args.model, model_params)
+    if clean.shape[1] % multiple or clean.shape[2] % multiple:
+        raise UserError(
+            f"data.image_size: {list(clean.shape[1:3])} does not suit model '{args.model}'; "
+            f"height and width must be multiples of {multiple} (its poolings)"
+        )
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
-    clean = load_array(args.clean_dir / "train.npy")
-    noisy = load_array(args.noisy_dir / "train.npy")
     fit_rows, val_rows = split_indices(len(clean), params.validation_split, seed)
-    model = build_model(params.model, clean.shape[1:], params.learning_rate, params.loss)
-    live = Live(str(args.live_dir), dvcyaml=False, save_dvc_exp=False)
+    model = build_model(
+        args.model, model_params, clean.shape[1:], params.learning_rate, params.loss
+    )
+    callbacks = [DVCLiveCallback(live=Live(str(args.live_dir), dvcyaml=False, save_dvc_exp=False))]
+    if params.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=params.patience, restore_best_weights=True
+            )
+        )
+    started = time.perf_counter()
     history = model.fit(
         noisy[fit_rows],
         clean[fit_rows],
@@ -59,26 +87,30 @@ def main() -> None:
         batch_size=params.batch_size,
         shuffle=True,
         validation_data=(noisy[val_rows], clean[val_rows]),
-        callbacks=[DVCLiveCallback(live=live)],
+        callbacks=callbacks,
         verbose=2,
     )
 
+    # Logged, not saved: a duration in an output file would break byte-identical reruns.
+    log.info("fit took %.2f s", time.perf_counter() - started)
     save_model(model, args.model_dir / "model.keras")
     card = {
-        "model": params.model,
-        "input_shape": list(clean.shape[1:]),
+        "model": args.model,
+        "architecture": dataclasses.asdict(model_params),
+        "input_shape": list(clean.shape[1:]) if args.model == "dense" else "any",
+        "size_multiple": multiple,
         "noise": {"type": noise.type, "level": args.level},
         "train": dataclasses.asdict(params),
         "seed": seed,
         "train_images": len(fit_rows),
         "validation_images": len(val_rows),
-        "final_loss": history.history["loss"][-1],
-        "final_val_loss": history.history["val_loss"][-1],
+        "epochs_run": len(history.history["loss"]),
+        "best_val_loss": min(history.history["val_loss"]),
         "data_manifest_sha256": file_sha256(args.clean_dir / "manifest.json"),
         "packages": package_versions(),
     }
     save_json(args.model_dir / "card.json", card)
-    log.info("saved %s (val_loss %.4f)", args.model_dir / "model.keras", card["final_val_loss"])
+    log.info("saved %s (best val_loss %.4f)", args.model_dir, card["best_val_loss"])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Stage visualize: a grid of seeded random test images, original / noisy / denoised, per level."""
+"""Stage visualize: seeded random test images at one level: original, noisy, each model, and the
+chosen baselines, side by side."""
 
 import argparse
 from pathlib import Path
@@ -6,33 +7,45 @@ from pathlib import Path
 import numpy as np
 
 from denoising.cli import run_stage
+from denoising.errors import UserError
 from denoising.figures import sample_grid
 from denoising.files import atomic_path, load_array
-from denoising.params import VisualizeParams, load_section, load_seed
+from denoising.params import TrainParams, VisualizeParams, load_section, load_seed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--level", required=True, help="as written in dvc.yaml, for paths")
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--noisy-dir", type=Path, required=True)
     parser.add_argument("--denoised-dir", type=Path, required=True)
+    parser.add_argument("--baselines-dir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     params = load_section(args.params, "visualize", VisualizeParams)
+    train = load_section(args.params, "train", TrainParams)
     seed = load_seed(args.params)
 
-    clean = load_array(args.clean_dir / "test.npy")
-    # The same seed at every level picks the same images, so figures compare across levels.
+    # Baselines ran on a subset of the test set, so pick from it. The same seed at every level
+    # picks the same images, so the figures compare across levels.
+    subset = load_array(args.baselines_dir / "subset.npy")
     rng = np.random.default_rng(seed)
-    picks = np.sort(rng.choice(len(clean), size=min(params.n_samples, len(clean)), replace=False))
+    picks = np.sort(rng.choice(subset, size=min(params.n_samples, len(subset)), replace=False))
     rows = {
-        "original": clean[picks],
+        "original": load_array(args.clean_dir / "test.npy")[picks],
         "noisy": load_array(args.noisy_dir / "test.npy")[picks],
-        "denoised": load_array(args.denoised_dir / "test.npy")[picks],
     }
-    figure = sample_grid(rows, title=f"Test images at noise level {args.level:g}")
+    for model in train.models:
+        rows[model] = load_array(args.denoised_dir / model / args.level / "test.npy")[picks]
+    positions = np.searchsorted(subset, picks)
+    for method in params.baselines:
+        path = args.baselines_dir / f"{method}.npy"
+        if not path.is_file():
+            raise UserError(f"visualize.baselines: '{method}' is not in baselines.methods")
+        rows[method] = load_array(path)[positions]
+
+    figure = sample_grid(rows, title=f"Test images at noise level {args.level}")
     with atomic_path(args.out) as temporary:
         figure.savefig(temporary, dpi=100, metadata={"Software": None})
 

@@ -1,30 +1,83 @@
 import numpy as np
+import pytest
 
-from denoising.models import BUILDERS, build_model, save_model
-from denoising.params import MODEL_NAMES
+from denoising.models import BUILDERS, build_model, save_model, size_multiple
+from denoising.params import (
+    MODEL_NAMES,
+    ConvParams,
+    DenseParams,
+    DncnnParams,
+    TrainParams,
+    UnetParams,
+    training_for,
+)
+
+# Tiny settings, so each model builds and runs in well under a second.
+TINY = {
+    "dense": DenseParams(hidden=[16]),
+    "conv": ConvParams(filters=[4, 4]),
+    "dncnn": DncnnParams(depth=3, filters=4, batch_norm=True),
+    "unet": UnetParams(depth=2, base_filters=4),
+}
 
 
 def test_every_param_model_name_has_a_builder():
-    assert set(BUILDERS) == set(MODEL_NAMES)
+    assert set(BUILDERS) == set(MODEL_NAMES) == set(TINY)
 
 
-def test_dense_is_the_original_784_128_784_autoencoder():
-    model = build_model("dense", (28, 28, 1), 0.001, "binary_crossentropy")
+def test_dense_default_is_the_original_784_128_784_autoencoder():
+    model = build_model("dense", DenseParams(hidden=[128]), (28, 28, 1), 0.001, "mse")
     assert model.output_shape == (None, 28, 28, 1)
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [128, 784]
     assert model.count_params() == (784 * 128 + 128) + (128 * 784 + 784)
-    output = model.predict(np.zeros((2, 28, 28, 1), dtype=np.float32), verbose=0)
-    assert output.shape == (2, 28, 28, 1) and 0.0 <= output.min() and output.max() <= 1.0
+
+
+def test_dense_hidden_widths_are_a_list():
+    model = build_model("dense", DenseParams(hidden=[64, 32]), (8, 8, 1), 0.001, "mse")
+    assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [64, 32, 64]
+
+
+@pytest.mark.parametrize("name", ["conv", "dncnn", "unet"])
+@pytest.mark.parametrize("shape", [(16, 24), (32, 8)])
+def test_convolutional_models_take_any_allowed_size(name, shape):
+    # Built for 28x28, then run on other non-square sizes that their poolings allow.
+    model = build_model(name, TINY[name], (28, 28, 1), 0.001, "mse")
+    batch = np.random.default_rng(0).uniform(size=(2, *shape, 1)).astype(np.float32)
+    output = model.predict(batch, verbose=0)
+    assert output.shape == batch.shape
+    assert output.min() >= 0.0 and output.max() <= 1.0
+
+
+def test_size_multiple_follows_the_poolings():
+    assert size_multiple("conv", ConvParams(filters=[4, 4, 4])) == 8
+    assert size_multiple("unet", UnetParams(depth=3, base_filters=4)) == 8
+    assert size_multiple("dncnn", TINY["dncnn"]) == 1
+
+
+def test_dncnn_output_is_noisy_minus_predicted_noise_clipped():
+    import keras
+
+    model = build_model("dncnn", TINY["dncnn"], (28, 28, 1), 0.001, "mse")
+    noise_branch = keras.Model(model.input, model.get_layer("predicted_noise").output)
+    noisy = np.random.default_rng(1).uniform(size=(2, 12, 12, 1)).astype(np.float32)
+    expected = np.clip(noisy - noise_branch.predict(noisy, verbose=0), 0.0, 1.0)
+    np.testing.assert_allclose(model.predict(noisy, verbose=0), expected, atol=1e-6)
+
+
+def test_model_section_overrides_training_knobs():
+    train = TrainParams(["conv"], 10, 256, 0.001, "binary_crossentropy", 0.1, 0)
+    resolved = training_for(train, ConvParams(filters=[4], batch_size=32))
+    assert (resolved.epochs, resolved.batch_size, resolved.learning_rate) == (10, 32, 0.001)
 
 
 def test_saved_model_has_the_same_bytes_each_time_and_loads_safely(tmp_path):
     import keras
 
-    model = build_model("dense", (12, 10, 1), 0.001, "mse")
+    model = build_model("unet", TINY["unet"], (12, 8, 1), 0.001, "mse")
     save_model(model, tmp_path / "a.keras")
     save_model(model, tmp_path / "b.keras")
     assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
     loaded = keras.saving.load_model(tmp_path / "a.keras", safe_mode=True)
-    batch = np.random.default_rng(0).uniform(size=(3, 12, 10, 1)).astype(np.float32)
+    batch = np.random.default_rng(0).uniform(size=(3, 12, 8, 1)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(batch, verbose=0), model.predict(batch, verbose=0))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]

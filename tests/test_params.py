@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 
 from denoising.errors import UserError
-from denoising.params import TrainParams, load_section
+from denoising.params import ConvParams, DenseParams, TrainParams, load_section
 
 DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())
 
@@ -25,8 +25,24 @@ def test_defaults_are_the_original_design():
     assert DEFAULTS["data"]["image_size"] == [28, 28]
     assert DEFAULTS["noise"] == {"type": "gaussian", "levels": [0.3, 0.5, 0.8]}
     train = load_section(REPO / "params.yaml", "train", TrainParams)
-    assert (train.model, train.epochs, train.batch_size) == ("dense", 10, 256)
-    assert (train.loss, train.learning_rate) == ("binary_crossentropy", 0.001)
+    assert (train.models, train.epochs, train.batch_size) == (["dense", "conv"], 10, 256)
+    assert (train.loss, train.learning_rate, train.patience) == ("binary_crossentropy", 0.001, 0)
+    dense = load_section(REPO / "params.yaml", "models.dense", DenseParams)
+    assert dense == DenseParams(hidden=[128]), "dense must train with train's own knobs"
+
+
+def test_model_section_is_checked_like_any_other(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["models"]["conv"].update(filters=[], epochs=0, dropout=0.5)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(UserError) as error:
+        load_section(path, "models.conv", ConvParams)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 3
+    assert any("models.conv.dropout: unknown key" in line for line in lines)
+    assert any("models.conv.filters: [] is not allowed" in line for line in lines)
+    assert any("models.conv.epochs: 0 is not allowed" in line for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -34,11 +50,17 @@ def test_defaults_are_the_original_design():
     [
         ("epochs", 0, "train.epochs: 0 is not allowed; it must be an integer >= 1"),
         ("epochs", True, "train.epochs: True is not allowed"),
-        ("model", "resnet", "train.model: 'resnet' is not allowed; it must be one of dense"),
+        (
+            "models",
+            ["dense", "resnet"],
+            "train.models: ['dense', 'resnet'] is not allowed; it must be a non-empty list of "
+            "distinct names from dense, conv, dncnn, unet",
+        ),
         ("loss", "hinge", "train.loss: 'hinge' is not allowed; it must be one of"),
         ("learning_rate", -1, "train.learning_rate: -1 is not allowed; it must be a number > 0"),
         ("validation_split", 1.0, "train.validation_split: 1.0 is not allowed"),
-        ("epoch", 5, "train.epoch: unknown key; known keys are model, epochs"),
+        ("patience", -1, "train.patience: -1 is not allowed; it must be an integer >= 0"),
+        ("epoch", 5, "train.epoch: unknown key; known keys are models, epochs"),
     ],
 )
 def test_bad_train_param_is_one_clear_line(tmp_path, key, value, message):
@@ -65,10 +87,12 @@ def run_stage(stage, params_path, *args):
         (
             "train",
             "train",
-            "model",
-            "resnet",
-            "train.model: 'resnet' is not allowed",
+            "epochs",
+            0,
+            "train.epochs: 0 is not allowed",
             [
+                "--model",
+                "dense",
                 "--level",
                 "0.3",
                 "--clean-dir",
@@ -111,6 +135,8 @@ def run_stage(stage, params_path, *args):
                 "--noisy-dir",
                 "x",
                 "--denoised-dir",
+                "x",
+                "--baselines-dir",
                 "x",
                 "--out",
                 "x.png",

@@ -1,0 +1,39 @@
+"""Stage compare: noisy input, every model and every baseline, scored on the same test subset."""
+
+import argparse
+from pathlib import Path
+
+from denoising.cli import run_stage
+from denoising.files import load_array, load_json, save_json
+from denoising.metrics import quality
+from denoising.params import TrainParams, load_section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--level", required=True, help="as written in dvc.yaml, for paths")
+    parser.add_argument("--clean-dir", type=Path, required=True)
+    parser.add_argument("--noisy-dir", type=Path, required=True)
+    parser.add_argument("--denoised-dir", type=Path, required=True)
+    parser.add_argument("--baselines-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    train = load_section(args.params, "train", TrainParams)
+
+    subset = load_array(args.baselines_dir / "subset.npy")
+    clean = load_array(args.clean_dir / "test.npy")[subset]
+    scores = {
+        "noise_level": float(args.level),
+        "images": len(subset),
+        "noisy": quality(clean, load_array(args.noisy_dir / "test.npy")[subset]),
+    }
+    for model in train.models:
+        denoised = load_array(args.denoised_dir / model / args.level / "test.npy")
+        scores[model] = quality(clean, denoised[subset])
+    scores.update(load_json(args.baselines_dir / "metrics.json"))
+    save_json(args.out, scores)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -23,8 +23,10 @@ FIT_SECONDS = re.compile(r"fit took ([\d.]+) s")
 
 
 def dvc(*args: str) -> str:
+    # The stages run "python": make it this interpreter, even from a venv that is not activated.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     result = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "dvc", *args], cwd=REPO, env=env, capture_output=True, text=True
     )
     if result.returncode != 0:
         sys.exit(result.stdout + result.stderr)
@@ -56,9 +58,9 @@ def main() -> None:
         timing = json.loads((REPO / f"data/baselines/{level}/seconds_per_image.json").read_text())
         print(f"\nnoise level {level} ({scores['images']} test images)")
         print(f"{'method':<10} {'PSNR dB':>8} {'SSIM':>7} {'seconds':>22}")
-        for method, score in scores.items():
-            if not isinstance(score, dict):
-                continue
+        methods = ["noisy", *models, *(m for m in scores if m in timing)]
+        for method in methods:
+            score = scores[method]
             if method in models:
                 seconds = f"{fit_seconds[method, level]:.1f} s training"
             elif method in timing:

@@ -1,10 +1,14 @@
 """Shared fixtures: tiny, seeded image folders written to a temporary path."""
 
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,3 +35,73 @@ def image_folder(tmp_path: Path) -> Path:
     write_digit_like_images(tmp_path / "train", 24, seed=1)
     write_digit_like_images(tmp_path / "test", 8, seed=2)
     return tmp_path
+
+
+PIPELINE_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    ".gitignore",
+    ".dvc/config",
+    ".dvc/plots",
+    "stages",
+    "denoising",
+]
+
+
+def run(args, cwd):
+    """Run a command and return its stdout; a failure shows everything it printed."""
+    # The stages' "python" and DVC itself must be this interpreter's, wherever pytest runs from.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def dvc(project, *args):
+    return run([sys.executable, "-m", "dvc", *args], project)
+
+
+def ran_stages(output):
+    """The names of the stages that a `dvc repro` output says it ran."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+def set_param(project, dotted_key, value):
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    *sections, key = dotted_key.split(".")
+    section = params
+    for name in sections:
+        section = section[name]
+    section[key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def make_project(project, data_dir, levels, models, **sections):
+    """A copy of the pipeline in a fresh git + DVC repo, with tiny params, reading ``data_dir``.
+
+    ``sections`` update params sections, for example ``baselines={"max_images": 4}``.
+    """
+    project.mkdir(parents=True)
+    for name in PIPELINE_FILES:
+        source, target = REPO / name, project / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"]["dir"] = str(data_dir)
+    params["noise"]["levels"] = levels
+    params["train"].update(models=models, epochs=1, batch_size=16)
+    params["models"]["conv"].update(filters=[4, 4], batch_size=16)
+    params["baselines"].update(methods=["median", "bm3d"], max_images=6, workers=2)
+    params["visualize"].update(n_samples=3, baselines=[])
+    for name, values in sections.items():
+        params[name].update(values)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], project)
+    # DVCLive reads the current commit, so the repo needs one.
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], project)
+    return project

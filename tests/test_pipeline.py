@@ -1,46 +1,13 @@
 """End to end: the real dvc.yaml, run by DVC on a tiny dataset with tiny params."""
 
 import csv
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, write_digit_like_images
+from conftest import dvc, make_project, ran_stages, set_param, write_digit_like_images
 
 LEVELS = [0.3, 0.8]
 MODELS = ["dense", "conv"]
-PIPELINE_FILES = ["dvc.yaml", "params.yaml", ".gitignore", "stages", "denoising"]
-
-
-def run(args, cwd):
-    # The stages' "python" and DVC itself must be this interpreter's, wherever pytest runs from.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def dvc(project, *args):
-    return run([sys.executable, "-m", "dvc", *args], project)
-
-
-def ran_stages(output):
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-
-
-def set_param(project, dotted_key, value):
-    path = project / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    *sections, key = dotted_key.split(".")
-    section = params
-    for name in sections:
-        section = section[name]
-    section[key] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def outputs(project):
@@ -60,33 +27,13 @@ def outputs(project):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A copy of the pipeline in a fresh git + DVC repo, pointed at 48 + 16 tiny images."""
+    """The pipeline in a fresh repo, pointed at 48 + 16 tiny images."""
     root = tmp_path_factory.mktemp("e2e")
-    data, project = root / "images", root / "project"
-    write_digit_like_images(data / "train", 48, seed=3)
-    write_digit_like_images(data / "test", 16, seed=4)
-    project.mkdir()
-    for name in PIPELINE_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, project / name)
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"]["dir"] = str(data)
-    params["noise"]["levels"] = LEVELS
-    params["train"].update(models=MODELS, epochs=1, batch_size=16)
-    params["models"]["conv"].update(filters=[4, 4], batch_size=16)
-    params["baselines"].update(methods=["median", "bm3d"], max_images=6, workers=2)
-    params["visualize"]["n_samples"] = 3
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], project)
-    dvc(project, "init", "-q")
-    dvc(project, "config", "core.analytics", "false")
-    # DVCLive reads the current commit, so the repo needs one.
-    run(["git", "add", "-A"], project)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], project)
-    return project
+    write_digit_like_images(root / "images/train", 48, seed=3)
+    write_digit_like_images(root / "images/test", 16, seed=4)
+    return make_project(
+        root / "project", root / "images", LEVELS, MODELS, visualize={"baselines": ["bm3d"]}
+    )
 
 
 def test_pipeline_end_to_end(project):

@@ -53,6 +53,8 @@ class DataParams:
         ),
         "a positive integer or a list [height, width] of positive integers",
     )
+    on_error: str = _rule(lambda v: v in ("skip", "fail"), "skip or fail")
+    max_pixels: int = _rule(_positive_int, "an integer >= 1 (width x height of one image)")
 
     @property
     def shape(self) -> tuple[int, int]:

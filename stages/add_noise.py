@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from denoising.cli import run_stage
-from denoising.files import SPLITS, load_array, save_array
+from denoising.files import SPLITS, atomic_dir, load_array, save_array
 from denoising.noise import add_noise, noise_rng
 from denoising.params import NoiseParams, load_section, load_seed
 
@@ -22,10 +22,11 @@ def main() -> None:
     params = load_section(args.params, "noise", NoiseParams)
     seed = load_seed(args.params)
 
-    for split in SPLITS:
-        clean = load_array(args.clean_dir / f"{split}.npy")
-        rng = noise_rng(seed, args.level, split)
-        save_array(args.out_dir / f"{split}.npy", add_noise(clean, params.type, args.level, rng))
+    with atomic_dir(args.out_dir) as out_dir:
+        for split in SPLITS:
+            clean = load_array(args.clean_dir / f"{split}.npy")
+            noisy = add_noise(clean, params.type, args.level, noise_rng(seed, args.level, split))
+            save_array(out_dir / f"{split}.npy", noisy)
     log.info("%s noise at level %g added to %s", params.type, args.level, ", ".join(SPLITS))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from denoising.baselines import run_method, subset_indices
 from denoising.cli import run_stage
-from denoising.files import load_array, save_array, save_json
+from denoising.files import atomic_dir, load_array, save_array, save_json
 from denoising.metrics import quality
 from denoising.params import BaselinesParams, load_section, load_seed
 
@@ -29,23 +29,26 @@ def main() -> None:
     clean, noisy = clean[subset], load_array(args.noisy_dir / "test.npy")[subset]
     settings = {"gaussian_sigma": params.gaussian_sigma, "median_size": params.median_size}
     metrics, timing = {}, {}
-    for method in params.methods:
-        denoised, timing[method] = run_method(method, noisy, args.level, settings, params.workers)
-        save_array(args.out_dir / f"{method}.npy", denoised)
-        metrics[method] = quality(clean, denoised)
-        log.info(
-            "level %g, %s: PSNR %.2f dB, SSIM %.3f, %.4f s per image in each worker",
-            args.level,
-            method,
-            metrics[method]["psnr"],
-            metrics[method]["ssim"],
-            timing[method],
-        )
-    save_array(args.out_dir / "subset.npy", subset)
-    save_json(args.out_dir / "metrics.json", metrics)
-    # Timings measure the machine, not the method's result, and differ from run to run, so they
-    # stay out of metrics.json, which must be byte-identical across reruns.
-    save_json(args.out_dir / "seconds_per_image.json", timing)
+    with atomic_dir(args.out_dir) as out_dir:
+        for method in params.methods:
+            denoised, timing[method] = run_method(
+                method, noisy, args.level, settings, params.workers
+            )
+            save_array(out_dir / f"{method}.npy", denoised)
+            metrics[method] = quality(clean, denoised)
+            log.info(
+                "level %g, %s: PSNR %.2f dB, SSIM %.3f, %.4f s per image in each worker",
+                args.level,
+                method,
+                metrics[method]["psnr"],
+                metrics[method]["ssim"],
+                timing[method],
+            )
+        save_array(out_dir / "subset.npy", subset)
+        save_json(out_dir / "metrics.json", metrics)
+        # Timings measure the machine, not the method's result, and differ from run to run, so
+        # they stay out of metrics.json, which must be byte-identical across reruns.
+        save_json(out_dir / "seconds_per_image.json", timing)
 
 
 if __name__ == "__main__":

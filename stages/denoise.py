@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from denoising.cli import run_stage
-from denoising.files import SPLITS, load_array, save_array, save_json
+from denoising.files import SPLITS, atomic_dir, load_array, save_array, save_json
 from denoising.metrics import quality
 from denoising.params import DenoiseParams, load_section
 
@@ -29,10 +29,11 @@ def main() -> None:
 
     model = keras.saving.load_model(args.model, safe_mode=True)
     denoised = {}
-    for split in SPLITS:
-        noisy = load_array(args.noisy_dir / f"{split}.npy")
-        denoised[split] = model.predict(noisy, batch_size=params.batch_size, verbose=0)
-        save_array(args.out_dir / f"{split}.npy", denoised[split])
+    with atomic_dir(args.out_dir) as out_dir:
+        for split in SPLITS:
+            noisy = load_array(args.noisy_dir / f"{split}.npy")
+            denoised[split] = model.predict(noisy, batch_size=params.batch_size, verbose=0)
+            save_array(out_dir / f"{split}.npy", denoised[split])
 
     clean = load_array(args.clean_dir / "test.npy")
     noisy = load_array(args.noisy_dir / "test.npy")

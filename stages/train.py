@@ -11,7 +11,7 @@ import numpy as np
 from denoising.cards import file_sha256, package_versions
 from denoising.cli import run_stage
 from denoising.errors import UserError
-from denoising.files import load_array, save_json
+from denoising.files import atomic_dir, load_array, save_json
 from denoising.params import (
     MODEL_NAMES,
     MODEL_PARAMS,
@@ -93,7 +93,6 @@ def main() -> None:
 
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
     log.info("fit took %.2f s", time.perf_counter() - started)
-    save_model(model, args.model_dir / "model.keras")
     card = {
         "model": args.model,
         "architecture": dataclasses.asdict(model_params),
@@ -109,7 +108,9 @@ def main() -> None:
         "data_manifest_sha256": file_sha256(args.clean_dir / "manifest.json"),
         "packages": package_versions(),
     }
-    save_json(args.model_dir / "card.json", card)
+    with atomic_dir(args.model_dir) as model_dir:
+        save_model(model, model_dir / "model.keras")
+        save_json(model_dir / "card.json", card)
     log.info("saved %s (best val_loss %.4f)", args.model_dir, card["best_val_loss"])
 
 

@@ -17,7 +17,7 @@ def gradient_rgb(width: int = 40, height: int = 30) -> Image.Image:
 def test_every_format_loads_as_float_grayscale(tmp_path, extension):
     path = tmp_path / f"image.{extension}"
     gradient_rgb().save(path)
-    image = load_grayscale(path, (28, 28))
+    image = load_grayscale(path, (28, 28), 10**6)
     assert image.shape == (28, 28)
     assert image.dtype == np.float32
     assert 0.0 <= image.min() < 0.1 and 0.9 < image.max() <= 1.0
@@ -34,7 +34,7 @@ def test_every_mode_loads(tmp_path, mode):
     else:
         source = source.convert(mode)
     source.save(path)
-    image = load_grayscale(path, (28, 28))
+    image = load_grayscale(path, (28, 28), 10**6)
     assert image.shape == (28, 28)
     assert 0.0 <= image.min() and image.max() <= 1.0
     assert image.max() > 0.5, "a bright gradient must not come out dark"
@@ -43,18 +43,18 @@ def test_every_mode_loads(tmp_path, mode):
 def test_16_bit_png_is_scaled_not_clipped(tmp_path):
     path = tmp_path / "wide.png"
     Image.fromarray(np.full((20, 20), 32768, dtype=np.uint16)).save(path)
-    image = load_grayscale(path, (10, 10))
+    image = load_grayscale(path, (10, 10), 10**6)
     np.testing.assert_allclose(image, 32768 / 65535, atol=1e-4)
 
 
 def test_resize_to_non_square_shape(tmp_path):
     path = tmp_path / "image.png"
     gradient_rgb().save(path)
-    assert load_grayscale(path, (16, 24)).shape == (16, 24)
+    assert load_grayscale(path, (16, 24), 10**6).shape == (16, 24)
 
 
 def test_nested_folders_load_in_sorted_order(image_folder):
-    loaded = load_folder(image_folder / "train", (28, 28))
+    loaded = load_folder(image_folder / "train", (28, 28), "skip", 10**6)
     assert loaded.images.shape == (24, 28, 28, 1)
     assert loaded.files == sorted(loaded.files)
     assert loaded.files[0] == "class0/000.png"
@@ -66,7 +66,7 @@ def test_bad_files_are_skipped_with_a_reason(image_folder):
     (train / "notes.txt").write_text("not an image")
     (train / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     (train / "empty.jpg").write_bytes(b"")
-    loaded = load_folder(train, (28, 28))
+    loaded = load_folder(train, (28, 28), "skip", 10**6)
     assert len(loaded.files) == 24
     reasons = {entry["file"]: entry["reason"] for entry in loaded.skipped}
     assert set(reasons) == {"notes.txt", "broken.png", "empty.jpg"}
@@ -78,6 +78,22 @@ def test_bad_files_are_skipped_with_a_reason(image_folder):
 def test_folder_without_images_is_a_user_error(tmp_path):
     (tmp_path / "only.txt").write_text("x")
     with pytest.raises(UserError, match="no readable image"):
-        load_folder(tmp_path, (28, 28))
+        load_folder(tmp_path, (28, 28), "skip", 10**6)
     with pytest.raises(UserError, match="folder not found"):
-        load_folder(tmp_path / "missing", (28, 28))
+        load_folder(tmp_path / "missing", (28, 28), "skip", 10**6)
+
+
+def test_fail_policy_names_the_first_bad_file(image_folder):
+    train = image_folder / "train"
+    (train / ".DS_Store").write_bytes(b"\x00")  # System files never count as bad.
+    (train / "class0" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(UserError, match=r"class0/broken.png: .*data.on_error is 'fail'"):
+        load_folder(train, (28, 28), "fail", 10**6)
+
+
+def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path):
+    Image.new("L", (200, 100)).save(tmp_path / "big.png")
+    Image.new("L", (10, 10)).save(tmp_path / "small.png")
+    loaded = load_folder(tmp_path, (8, 8), "skip", 5_000)
+    assert loaded.files == ["small.png"]
+    assert "200x100 is 20000 pixels, over data.max_pixels (5000)" in loaded.skipped[0]["reason"]

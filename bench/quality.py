@@ -3,7 +3,8 @@
 Brings the pipeline up to date with `dvc repro`, then retrains every model once more to time its
 fit (training is deterministic, so the outputs do not change), and prints, per level, PSNR and
 SSIM on the baselines' test subset for the noisy input, each model and each baseline, with
-training seconds per model and seconds per image (in one worker process) per baseline.
+training seconds per model (a blind model's is for all levels at once) and seconds per image (in
+one worker process) per baseline.
 
     python bench/quality.py
 """
@@ -44,12 +45,17 @@ def machine() -> str:
 def main() -> None:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     levels, models = params["noise"]["levels"], params["train"]["models"]
+    blind_models = params["train"]["blind_models"]
     dvc("repro")
     fit_seconds = {}
     for model in models:
         for level in levels:
             output = dvc("repro", "--force", "--single-item", f"train@{model}-{level}")
             fit_seconds[model, level] = float(FIT_SECONDS.search(output).group(1))
+    for model in blind_models:
+        output = dvc("repro", "--force", "--single-item", f"train_blind@{model}")
+        for level in levels:
+            fit_seconds[f"{model}-blind", level] = float(FIT_SECONDS.search(output).group(1))
     assert dvc("status").strip().endswith("up to date."), "retraining changed an output"
 
     print(f"# {machine()}; data: {params['data']['dir']}")
@@ -58,10 +64,11 @@ def main() -> None:
         timing = json.loads((REPO / f"data/baselines/{level}/seconds_per_image.json").read_text())
         print(f"\nnoise level {level} ({scores['images']} test images)")
         print(f"{'method':<10} {'PSNR dB':>8} {'SSIM':>7} {'seconds':>22}")
-        methods = ["noisy", *models, *(m for m in scores if m in timing)]
+        scored = [*models, *(f"{model}-blind" for model in blind_models)]
+        methods = ["noisy", *scored, *(m for m in scores if m in timing)]
         for method in methods:
             score = scores[method]
-            if method in models:
+            if method in scored:
                 seconds = f"{fit_seconds[method, level]:.1f} s training"
             elif method in timing:
                 seconds = f"{timing[method]:.4f} s/image"

@@ -103,11 +103,21 @@ def size_multiple(name: str, params) -> int:
 
 
 def build_model(
-    name: str, params, image_shape: tuple[int, int, int], learning_rate: float, loss: str
+    name: str,
+    params,
+    image_shape: tuple[int, int, int],
+    learning_rate: float,
+    loss: str,
+    jit_compile: bool = False,
 ) -> keras.Model:
     """Build model ``name`` from its params section and compile it with Adam and ``loss``."""
     model = BUILDERS[name](image_shape, params)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        # Under mixed precision, the loss must see float32 outputs to stay stable.
+        outputs = layers.Activation("linear", dtype="float32", name="float32")(model.output)
+        model = keras.Model(model.input, outputs, name=model.name)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
     return model
 
 

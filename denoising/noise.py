@@ -1,4 +1,4 @@
-"""Noise models. Each takes clean images in [0, 1], a level and a NumPy generator."""
+"""Noise models. Each takes clean images in [0, 1], a level, a NumPy generator and a clip flag."""
 
 from collections.abc import Callable
 
@@ -7,13 +7,46 @@ import numpy as np
 from denoising.files import SPLITS
 
 
-def gaussian(clean: np.ndarray, noise_factor: float, rng: np.random.Generator) -> np.ndarray:
-    """The original design's noise: ``clip(clean + noise_factor * N(0, 1), 0, 1)``."""
+def gaussian(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> np.ndarray:
+    """The original design's noise: ``clean + level * N(0, 1)``, clipped to [0, 1] if ``clip``."""
+    noisy = clean + np.asarray(level, dtype=np.float32) * rng.standard_normal(
+        clean.shape, dtype=np.float32
+    )
+    return np.clip(noisy, 0.0, 1.0) if clip else noisy
+
+
+def poisson(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> np.ndarray:
+    """Shot noise: photon counts ``Poisson(clean * peak) / peak`` with ``peak = 1 / level**2``, so
+    the noise's standard deviation is ``level * sqrt(clean)``: ``level`` at full brightness."""
+    level = np.asarray(level, dtype=np.float64)
+    # A level of 0 means infinitely many photons: no noise. Its pixels are kept as they are.
+    peak = 1.0 / np.maximum(level, 1e-6) ** 2
+    counts = rng.poisson(clean.astype(np.float64) * peak) / peak
+    noisy = np.where(level > 0, counts, clean).astype(np.float32)
+    return np.clip(noisy, 0.0, 1.0) if clip else noisy
+
+
+def salt_and_pepper(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> np.ndarray:
+    """A fraction ``level`` of the pixels, chosen at random, set to 0 or 1 with equal odds."""
+    noisy = clean.copy()
+    hit = rng.random(clean.shape) < level
+    noisy[hit] = (rng.random(int(hit.sum())) < 0.5).astype(np.float32)
+    return noisy
+
+
+def speckle(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> np.ndarray:
+    """Multiplicative noise: ``clean * (1 + level * N(0, 1))``, clipped to [0, 1] if ``clip``."""
     noise = rng.standard_normal(clean.shape, dtype=np.float32)
-    return np.clip(clean + np.float32(noise_factor) * noise, 0.0, 1.0)
+    noisy = clean * (1.0 + np.asarray(level, dtype=np.float32) * noise)
+    return np.clip(noisy, 0.0, 1.0) if clip else noisy
 
 
-NOISE_MODELS: dict[str, Callable[..., np.ndarray]] = {"gaussian": gaussian}
+NOISE_MODELS: dict[str, Callable[..., np.ndarray]] = {
+    "gaussian": gaussian,
+    "poisson": poisson,
+    "salt_and_pepper": salt_and_pepper,
+    "speckle": speckle,
+}
 
 
 def noise_rng(seed: int, level: float, split: str) -> np.random.Generator:
@@ -22,7 +55,8 @@ def noise_rng(seed: int, level: float, split: str) -> np.random.Generator:
 
 
 def add_noise(
-    clean: np.ndarray, noise_type: str, level: float, rng: np.random.Generator
+    clean: np.ndarray, noise_type: str, level, rng: np.random.Generator, clip: bool
 ) -> np.ndarray:
-    """Apply the noise model named ``noise_type`` at ``level``; float32 in, float32 out."""
-    return NOISE_MODELS[noise_type](clean, level, rng).astype(np.float32, copy=False)
+    """Apply the noise model named ``noise_type``; float32 in, float32 out. ``level`` is one
+    number, or an array that broadcasts against ``clean`` (one level per image)."""
+    return NOISE_MODELS[noise_type](clean, level, rng, clip).astype(np.float32, copy=False)

@@ -14,7 +14,7 @@ import yaml
 from denoising.errors import UserError
 
 LOSSES = ("binary_crossentropy", "mse", "mae")
-NOISE_TYPES = ("gaussian",)
+NOISE_TYPES = ("gaussian", "poisson", "salt_and_pepper", "speckle")
 
 
 def _is_int(value: Any) -> bool:
@@ -72,6 +72,7 @@ class NoiseParams:
         ),
         "a non-empty list of distinct numbers in [0, 1]",
     )
+    clip: bool = _rule(lambda v: isinstance(v, bool), "true or false")
 
 
 def _positive_int_list(value: Any) -> bool:
@@ -125,6 +126,19 @@ class TrainParams:
         ),
         f"a non-empty list of distinct names from {', '.join(MODEL_NAMES)}",
     )
+    blind_models: list = _rule(
+        lambda v: (
+            isinstance(v, list) and all(m in MODEL_NAMES for m in v) and len(set(v)) == len(v)
+        ),
+        f"a list (maybe empty) of distinct names from {', '.join(MODEL_NAMES)}",
+    )
+    noise_range: list = _rule(
+        lambda v: isinstance(v, list) and len(v) == 2 and all(map(_level, v)) and v[0] < v[1],
+        "[low, high]: two numbers in [0, 1], low < high",
+    )
+    blind_epochs: int = _rule(_positive_int, "an integer >= 1")
+    fresh_noise: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+    target: str = _rule(lambda v: v in ("clean", "noisy"), "clean or noisy")
     epochs: int = _rule(_positive_int, "an integer >= 1")
     batch_size: int = _rule(_positive_int, "an integer >= 1")
     learning_rate: float = _rule(_positive_number, "a number > 0")
@@ -133,6 +147,15 @@ class TrainParams:
         lambda v: _is_number(v) and 0 < v < 1, "a number between 0 and 1 (exclusive)"
     )
     patience: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0 turns it off)")
+    mixed_precision: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+    jit_compile: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+    distribute: str = _rule(lambda v: v in ("auto", "off"), "auto or off")
+
+    @property
+    def scored_models(self) -> list[str]:
+        """The names that denoised outputs are stored and scored under: each per-level model,
+        then each blind one as ``<model>-blind``."""
+        return [*self.models, *(f"{model}-blind" for model in self.blind_models)]
 
 
 @dataclass(frozen=True)

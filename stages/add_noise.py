@@ -25,7 +25,8 @@ def main() -> None:
     with atomic_dir(args.out_dir) as out_dir:
         for split in SPLITS:
             clean = load_array(args.clean_dir / f"{split}.npy")
-            noisy = add_noise(clean, params.type, args.level, noise_rng(seed, args.level, split))
+            rng = noise_rng(seed, args.level, split)
+            noisy = add_noise(clean, params.type, args.level, rng, params.clip)
             save_array(out_dir / f"{split}.npy", noisy)
     log.info("%s noise at level %g added to %s", params.type, args.level, ", ".join(SPLITS))
 

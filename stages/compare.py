@@ -28,7 +28,7 @@ def main() -> None:
         "images": len(subset),
         "noisy": quality(clean, load_array(args.noisy_dir / "test.npy")[subset]),
     }
-    for model in train.models:
+    for model in train.scored_models:
         denoised = load_array(args.denoised_dir / model / args.level / "test.npy")
         scores[model] = quality(clean, denoised[subset])
     scores.update(load_json(args.baselines_dir / "metrics.json"))

@@ -1,4 +1,4 @@
-"""Stage train: fit one denoising model, noisy -> clean, at one noise level."""
+"""Stage train: fit one denoising model at one noise level, or blind over a range of levels."""
 
 import argparse
 import dataclasses
@@ -37,9 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--model", choices=MODEL_NAMES, required=True)
-    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--level", type=float, help="the noise level; left out for a blind model")
     parser.add_argument("--clean-dir", type=Path, required=True)
-    parser.add_argument("--noisy-dir", type=Path, required=True)
+    parser.add_argument("--noisy-dir", type=Path, help="noisy copies at --level")
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--live-dir", type=Path, required=True)
     args = parser.parse_args()
@@ -48,8 +48,14 @@ def main() -> None:
     noise = load_section(args.params, "noise", NoiseParams)
     seed = load_seed(args.params)
 
+    blind = args.level is None
+    if blind:
+        # One model for every level has the harder task, and gets its own epoch count.
+        params = dataclasses.replace(params, epochs=params.blind_epochs)
+    # A blind model sees a level per image drawn from train.noise_range, afresh every epoch.
+    levels = params.noise_range if blind else args.level
     clean = load_array(args.clean_dir / "train.npy")
-    noisy = load_array(args.noisy_dir / "train.npy")
+    noisy = None if blind else load_array(args.noisy_dir / "train.npy")
 
     # Imported here so that a params error is reported before TensorFlow's slow start-up.
     import keras
@@ -57,6 +63,8 @@ def main() -> None:
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
+    from denoising.accelerators import distribution_strategy, set_precision
+    from denoising.batches import NoisyBatches, noisy_pair
     from denoising.models import build_model, save_model, size_multiple
 
     multiple = size_multiple(args.model, model_params)
@@ -69,9 +77,16 @@ def main() -> None:
     tf.config.experimental.enable_op_determinism()
 
     fit_rows, val_rows = split_indices(len(clean), params.validation_split, seed)
-    model = build_model(
-        args.model, model_params, clean.shape[1:], params.learning_rate, params.loss
-    )
+    set_precision(params.mixed_precision)
+    with distribution_strategy(params.distribute).scope():
+        model = build_model(
+            args.model,
+            model_params,
+            clean.shape[1:],
+            params.learning_rate,
+            params.loss,
+            params.jit_compile,
+        )
     callbacks = [DVCLiveCallback(live=Live(str(args.live_dir), dvcyaml=False, save_dvc_exp=False))]
     if params.patience:
         callbacks.append(
@@ -79,14 +94,31 @@ def main() -> None:
                 monitor="val_loss", patience=params.patience, restore_best_weights=True
             )
         )
+
+    def pair(rows: np.ndarray, stream: int):
+        """Fixed (input, target) for ``rows``: the stage's noisy images where there are some,
+        and the clean images or (Noise2Noise) a second noisy copy, from a seeded generator."""
+        rng = np.random.default_rng([seed, stream])
+        given = None if noisy is None else noisy[rows]
+        return noisy_pair(clean[rows], noise.type, levels, noise.clip, params.target, rng, given)
+
+    # With target "noisy", validation pairs are noisy too, so no clean image is ever used.
+    validation = pair(val_rows, stream=1)
+    if blind or params.fresh_noise:
+        batches = NoisyBatches(
+            clean[fit_rows], noise.type, levels, noise.clip, params.target, params.batch_size, seed
+        )
+        inputs, targets = batches, None
+    else:
+        inputs, targets = pair(fit_rows, stream=0)
     started = time.perf_counter()
     history = model.fit(
-        noisy[fit_rows],
-        clean[fit_rows],
+        inputs,
+        targets,
         epochs=params.epochs,
-        batch_size=params.batch_size,
+        batch_size=None if targets is None else params.batch_size,
         shuffle=True,
-        validation_data=(noisy[val_rows], clean[val_rows]),
+        validation_data=validation,
         callbacks=callbacks,
         verbose=2,
     )
@@ -98,7 +130,11 @@ def main() -> None:
         "architecture": dataclasses.asdict(model_params),
         "input_shape": list(clean.shape[1:]) if args.model == "dense" else "any",
         "size_multiple": multiple,
-        "noise": {"type": noise.type, "level": args.level},
+        "noise": {
+            "type": noise.type,
+            "clip": noise.clip,
+            **({"range": params.noise_range} if blind else {"level": args.level}),
+        },
         "train": dataclasses.asdict(params),
         "seed": seed,
         "train_images": len(fit_rows),

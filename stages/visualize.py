@@ -36,7 +36,7 @@ def main() -> None:
         "original": load_array(args.clean_dir / "test.npy")[picks],
         "noisy": load_array(args.noisy_dir / "test.npy")[picks],
     }
-    for model in train.models:
+    for model in train.scored_models:
         rows[model] = load_array(args.denoised_dir / model / args.level / "test.npy")[picks]
     positions = np.searchsorted(subset, picks)
     for method in params.baselines:

@@ -93,7 +93,7 @@ def make_project(project, data_dir, levels, models, **sections):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["data"]["dir"] = str(data_dir)
     params["noise"]["levels"] = levels
-    params["train"].update(models=models, epochs=1, batch_size=16)
+    params["train"].update(models=models, blind_models=[], epochs=1, blind_epochs=1, batch_size=16)
     params["models"]["conv"].update(filters=[4, 4], batch_size=16)
     params["baselines"].update(methods=["median", "bm3d"], max_images=6, workers=2)
     params["visualize"].update(n_samples=3, baselines=[])

@@ -65,7 +65,23 @@ def test_dncnn_output_is_noisy_minus_predicted_noise_clipped():
 
 
 def test_model_section_overrides_training_knobs():
-    train = TrainParams(["conv"], 10, 256, 0.001, "binary_crossentropy", 0.1, 0)
+    train = TrainParams(
+        models=["conv"],
+        blind_models=[],
+        noise_range=[0.2, 0.9],
+        blind_epochs=20,
+        fresh_noise=False,
+        target="clean",
+        epochs=10,
+        batch_size=256,
+        learning_rate=0.001,
+        loss="binary_crossentropy",
+        validation_split=0.1,
+        patience=0,
+        mixed_precision=False,
+        jit_compile=False,
+        distribute="auto",
+    )
     resolved = training_for(train, ConvParams(filters=[4], batch_size=32))
     assert (resolved.epochs, resolved.batch_size, resolved.learning_rate) == (10, 32, 0.001)
 

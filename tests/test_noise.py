@@ -1,36 +1,72 @@
 import numpy as np
+import pytest
 
-from denoising.noise import add_noise, gaussian, noise_rng
+from denoising.noise import NOISE_MODELS, add_noise, noise_rng
+from denoising.params import NOISE_TYPES
+
+# Statistics on a large sample: a mid-grey image, 200 x 28 x 28 = 156,800 pixels.
+GREY = np.full((200, 28, 28, 1), 0.5, dtype=np.float32)
 
 
-def test_gaussian_noise_stays_in_range_and_keeps_shape():
+def test_every_param_noise_type_has_a_model():
+    assert set(NOISE_MODELS) == set(NOISE_TYPES)
+
+
+@pytest.mark.parametrize("noise_type", NOISE_TYPES)
+def test_clipped_noise_stays_in_range_and_keeps_shape(noise_type):
     clean = np.random.default_rng(0).uniform(size=(50, 28, 28, 1)).astype(np.float32)
-    noisy = add_noise(clean, "gaussian", 0.8, np.random.default_rng(1))
+    noisy = add_noise(clean, noise_type, 0.8, np.random.default_rng(1), clip=True)
     assert noisy.shape == clean.shape and noisy.dtype == np.float32
     assert noisy.min() >= 0.0 and noisy.max() <= 1.0
     assert not np.array_equal(noisy, clean)
 
 
-def test_gaussian_noise_has_the_level_as_its_standard_deviation():
-    # Mid-grey with a small level is almost never clipped, so the statistics are the Gaussian's.
-    clean = np.full((200, 28, 28, 1), 0.5, dtype=np.float32)
-    noise = gaussian(clean, 0.1, np.random.default_rng(2)) - clean
-    assert abs(noise.mean()) < 0.002
-    assert abs(noise.std() - 0.1) < 0.002
-
-
-def test_level_zero_leaves_images_unchanged():
+@pytest.mark.parametrize("noise_type", NOISE_TYPES)
+def test_level_zero_leaves_images_unchanged(noise_type):
     clean = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    noisy = add_noise(clean, noise_type, 0.0, noise_rng(0, 0.0, "test"), clip=True)
+    np.testing.assert_array_equal(noisy, clean)
+
+
+def test_gaussian_unclipped_has_mean_zero_and_the_level_as_sigma():
+    noise = add_noise(GREY, "gaussian", 0.3, np.random.default_rng(2), clip=False) - GREY
+    assert abs(noise.mean()) < 0.003 and abs(noise.std() - 0.3) < 0.003
+    assert noise.max() > 0.5, "unclipped noise must leave [0, 1]"
+
+
+def test_poisson_has_the_signal_as_mean_and_level_squared_times_signal_as_variance():
+    noisy = add_noise(GREY, "poisson", 0.2, np.random.default_rng(3), clip=False)
+    assert abs(noisy.mean() - 0.5) < 0.002
+    assert abs(noisy.var() - 0.5 * 0.2**2) < 0.0005
+
+
+def test_salt_and_pepper_hits_the_level_as_a_fraction_half_each_way():
+    noisy = add_noise(GREY, "salt_and_pepper", 0.1, np.random.default_rng(4), clip=True)
+    hit = noisy != 0.5
+    assert abs(hit.mean() - 0.1) < 0.003
+    assert abs((noisy[hit] == 1.0).mean() - 0.5) < 0.02 and set(np.unique(noisy[hit])) == {0, 1}
+
+
+def test_speckle_is_multiplicative():
+    noisy = add_noise(GREY, "speckle", 0.2, np.random.default_rng(5), clip=False)
+    assert abs(noisy.mean() - 0.5) < 0.002 and abs(noisy.std() - 0.5 * 0.2) < 0.002
+    black = np.zeros_like(GREY)
     np.testing.assert_array_equal(
-        add_noise(clean, "gaussian", 0.0, noise_rng(0, 0.0, "test")), clean
+        add_noise(black, "speckle", 0.5, np.random.default_rng(5), clip=True), black
     )
 
 
-def test_noise_is_seeded_per_seed_level_and_split():
-    clean = np.zeros((4, 8, 8, 1), dtype=np.float32) + 0.5
+def test_one_level_per_image_broadcasts():
+    levels = np.array([0.0, 0.5], dtype=np.float32).reshape(2, 1, 1, 1)
+    for noise_type in NOISE_TYPES:
+        noisy = add_noise(GREY[:2], noise_type, levels, np.random.default_rng(6), clip=True)
+        np.testing.assert_array_equal(noisy[0], GREY[0])
+        assert not np.array_equal(noisy[1], GREY[1])
 
+
+def test_noise_is_seeded_per_seed_level_and_split():
     def noisy(seed, level, split):
-        return add_noise(clean, "gaussian", level, noise_rng(seed, level, split))
+        return add_noise(GREY[:4], "gaussian", level, noise_rng(seed, level, split), clip=True)
 
     np.testing.assert_array_equal(noisy(7, 0.3, "train"), noisy(7, 0.3, "train"))
     assert not np.array_equal(noisy(7, 0.3, "train"), noisy(8, 0.3, "train"))

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO
 
+from conftest import REPO
 from denoising.errors import UserError
 from denoising.params import ConvParams, DenseParams, TrainParams, load_section
 
@@ -23,10 +23,11 @@ def write_params(tmp_path, section, key, value):
 
 def test_defaults_are_the_original_design():
     assert DEFAULTS["data"]["image_size"] == [28, 28]
-    assert DEFAULTS["noise"] == {"type": "gaussian", "levels": [0.3, 0.5, 0.8]}
+    assert DEFAULTS["noise"] == {"type": "gaussian", "levels": [0.3, 0.5, 0.8], "clip": True}
     train = load_section(REPO / "params.yaml", "train", TrainParams)
     assert (train.models, train.epochs, train.batch_size) == (["dense", "conv"], 10, 256)
     assert (train.loss, train.learning_rate, train.patience) == ("binary_crossentropy", 0.001, 0)
+    assert (train.fresh_noise, train.target) == (False, "clean")
     dense = load_section(REPO / "params.yaml", "models.dense", DenseParams)
     assert dense == DenseParams(hidden=[128]), "dense must train with train's own knobs"
 
@@ -60,7 +61,10 @@ def test_model_section_is_checked_like_any_other(tmp_path):
         ("learning_rate", -1, "train.learning_rate: -1 is not allowed; it must be a number > 0"),
         ("validation_split", 1.0, "train.validation_split: 1.0 is not allowed"),
         ("patience", -1, "train.patience: -1 is not allowed; it must be an integer >= 0"),
-        ("epoch", 5, "train.epoch: unknown key; known keys are models, epochs"),
+        ("target", "both", "train.target: 'both' is not allowed; it must be clean or noisy"),
+        ("noise_range", [0.9, 0.2], "train.noise_range: [0.9, 0.2] is not allowed; it must be"),
+        ("blind_models", ["conv", "conv"], "train.blind_models: ['conv', 'conv'] is not allowed"),
+        ("epoch", 5, "train.epoch: unknown key; known keys are models, blind_models"),
     ],
 )
 def test_bad_train_param_is_one_clear_line(tmp_path, key, value, message):

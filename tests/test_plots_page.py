@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, dvc, run
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "")

@@ -1,0 +1,117 @@
+"""Every noise type, a blind model and Noise2Noise, run through the real stage scripts on tiny
+data, in this process (TensorFlow starts once, not once per stage)."""
+
+import importlib
+import json
+
+import pytest
+import yaml
+
+from conftest import REPO, write_digit_like_images
+from denoising.files import load_array
+from denoising.params import NOISE_TYPES
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("noise")
+    write_digit_like_images(root / "images/train", 24, seed=7)
+    write_digit_like_images(root / "images/test", 8, seed=8)
+    return root
+
+
+def call(monkeypatch, stage, *args):
+    monkeypatch.setattr("sys.argv", [stage, *map(str, args)])
+    importlib.import_module(f"stages.{stage}").main()
+
+
+def pipeline(monkeypatch, root, name, noise, train, blind=False):
+    """preprocess, add_noise, train and denoise at level 0.5; returns the denoise metrics."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"]["dir"] = str(root / "images")
+    params["noise"].update(noise)
+    params["train"].update(epochs=1, blind_epochs=1, batch_size=8, **train)
+    work = root / name
+    work.mkdir()
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    common = ["--params", work / "params.yaml"]
+    call(monkeypatch, "preprocess", *common, "--out-dir", work / "clean")
+    call(
+        monkeypatch,
+        "add_noise",
+        *common,
+        "--level",
+        0.5,
+        "--clean-dir",
+        work / "clean",
+        "--out-dir",
+        work / "noisy",
+    )
+    level = [] if blind else ["--level", 0.5, "--noisy-dir", work / "noisy"]
+    call(
+        monkeypatch,
+        "train",
+        *common,
+        "--model",
+        "dense",
+        *level,
+        "--clean-dir",
+        work / "clean",
+        "--model-dir",
+        work / "model",
+        "--live-dir",
+        work / "live",
+    )
+    call(
+        monkeypatch,
+        "denoise",
+        *common,
+        "--level",
+        0.5,
+        "--model-name",
+        "dense",
+        "--model",
+        work / "model/model.keras",
+        "--clean-dir",
+        work / "clean",
+        "--noisy-dir",
+        work / "noisy",
+        "--out-dir",
+        work / "denoised",
+        "--metrics",
+        work / "metrics.json",
+    )
+    card = json.loads((work / "model/card.json").read_text())
+    noisy = load_array(work / "noisy/train.npy")
+    assert noise.get("clip", True) == (0.0 <= noisy.min() and noisy.max() <= 1.0)
+    return json.loads((work / "metrics.json").read_text()), card
+
+
+@pytest.mark.parametrize("noise_type", NOISE_TYPES)
+def test_each_noise_type_runs_end_to_end(monkeypatch, data, noise_type):
+    metrics, card = pipeline(monkeypatch, data, noise_type, {"type": noise_type}, {})
+    assert card["noise"] == {"type": noise_type, "clip": True, "level": 0.5}
+    assert metrics["psnr_noisy"] < 100 and metrics["psnr_denoised"] > 0
+
+
+def test_blind_noise2noise_model_with_fresh_unclipped_noise(monkeypatch, data):
+    train = {"target": "noisy", "fresh_noise": True, "noise_range": [0.2, 0.9], "loss": "mse"}
+    metrics, card = pipeline(monkeypatch, data, "blind", {"clip": False}, train, blind=True)
+    assert card["noise"] == {"type": "gaussian", "clip": False, "range": [0.2, 0.9]}
+    assert card["train"]["target"] == "noisy"
+    # Validation on noisy pairs: the loss includes the target's own noise, so it cannot be
+    # small: at least the variance of the lowest level in the range.
+    assert card["best_val_loss"] > 0.2**2
+    assert metrics["noise_level"] == 0.5
+
+
+def test_accelerator_switches_train_on_the_cpu(monkeypatch, data):
+    train = {"mixed_precision": True, "jit_compile": True}
+    try:
+        metrics, card = pipeline(monkeypatch, data, "accelerated", {}, train)
+    finally:
+        import keras
+
+        keras.mixed_precision.set_global_policy("float32")
+    assert card["train"]["mixed_precision"] and card["train"]["jit_compile"]
+    assert metrics["psnr_denoised"] > 0

@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--live-dir", type=Path, required=True)
     args = parser.parse_args()
+    if args.level is not None and args.noisy_dir is None:
+        parser.error("--noisy-dir is required with --level")
     model_params = load_section(args.params, f"models.{args.model}", MODEL_PARAMS[args.model])
     params = training_for(load_section(args.params, "train", TrainParams), model_params)
     noise = load_section(args.params, "noise", NoiseParams)

@@ -86,17 +86,23 @@ def skip_reason(path: Path) -> str | None:
 
 
 def load_folder(
-    folder: Path, shape: tuple[int, int], on_error: str, max_pixels: int
+    folder: Path,
+    shape: tuple[int, int],
+    on_error: str,
+    max_pixels: int,
+    paths: list[Path] | None = None,
 ) -> LoadedFolder:
     """Load every readable image under ``folder`` into an (N, height, width, 1) float32 array.
 
-    With ``on_error="skip"``, a file that is not an image or that cannot be read is skipped and
-    listed with the reason; with ``"fail"``, the first one stops loading with a ``UserError``.
-    Hidden and system files (.DS_Store, Thumbs.db) are always skipped. A folder with no readable
-    image is a ``UserError``.
+    ``paths`` are the files to read, as ``find_files(folder)`` lists them (found here if not
+    given). With ``on_error="skip"``, a file that is not an image or that cannot be read is
+    skipped and listed with the reason; with ``"fail"``, the first one stops loading with a
+    ``UserError``. Hidden and system files (.DS_Store, Thumbs.db) are always skipped. A folder
+    with no readable image is a ``UserError``.
     """
+    paths = find_files(folder) if paths is None else paths
     arrays, files, skipped = [], [], []
-    for path in tqdm(find_files(folder), desc=f"loading {folder}", unit="image", disable=None):
+    for path in tqdm(paths, desc=f"loading {folder}", unit="image", disable=None):
         name = path.relative_to(folder).as_posix()
         reason = skip_reason(path)
         if reason is None:

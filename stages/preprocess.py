@@ -38,11 +38,15 @@ def main() -> None:
         raise UserError(
             f"data.dir: folder '{root}' not found; it must be a folder holding train/ and test/"
         )
-    check_disk_space(args.out_dir, sum(len(find_files(root / s)) for s in SPLITS), params.shape)
+    # One walk of each folder serves both the size estimate and the loading.
+    paths = {split: find_files(root / split) for split in SPLITS}
+    check_disk_space(args.out_dir, sum(map(len, paths.values())), params.shape)
     manifest = {"data_dir": str(root), "image_shape": list(params.shape)}
     with atomic_dir(args.out_dir) as out_dir:
         for split in SPLITS:
-            loaded = load_folder(root / split, params.shape, params.on_error, params.max_pixels)
+            loaded = load_folder(
+                root / split, params.shape, params.on_error, params.max_pixels, paths[split]
+            )
             save_array(out_dir / f"{split}.npy", loaded.images)
             manifest[split] = {
                 "count": len(loaded.files),

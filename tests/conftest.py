@@ -48,11 +48,17 @@ PIPELINE_FILES = [
 ]
 
 
+def pipeline_env() -> dict:
+    """The environment for DVC runs: the stages' "python" and DVC itself must be this
+    interpreter's, wherever pytest runs from."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
 def run(args, cwd):
     """Run a command and return its stdout; a failure shows everything it printed."""
-    # The stages' "python" and DVC itself must be this interpreter's, wherever pytest runs from.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        args, cwd=cwd, env=pipeline_env(), capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 

@@ -12,7 +12,15 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, dvc, make_project, ran_stages, set_param, write_digit_like_images
+from conftest import (
+    REPO,
+    dvc,
+    make_project,
+    pipeline_env,
+    ran_stages,
+    set_param,
+    write_digit_like_images,
+)
 
 # Every kind of bad or awkward file a user's folder holds, and whether preprocess keeps it.
 KEPT = ["cmyk.jpg", "wide16.tif", "animated.gif", "rotated.jpg", "palette.png", "rgba.webp"]
@@ -119,13 +127,10 @@ def test_empty_split_is_a_clear_error(tmp_path):
 
 def test_killed_training_leaves_nothing_partial_and_repro_recovers(messy_project):
     set_param(messy_project, "train.epochs", 300)
-    env = dict(
-        os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"
-    )
     process = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "train@dense-0.5"],
         cwd=messy_project,
-        env=env,
+        env=pipeline_env(),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -79,3 +79,88 @@ def save_json(path: Path, data: dict) -> None:
 def load_json(path: Path) -> dict:
     """Read a JSON file."""
     return json.loads(Path(path).read_text())
+
+
+class RowWriter:
+    """Write a ``.npy`` file of ``capacity`` rows one block at a time, with bounded memory.
+
+    The file is preallocated with ``open_memmap`` (so its header and size are right from the
+    start), then filled with plain file writes: pages written through a memory map would count
+    in the process's resident memory until the end, and that would grow with the dataset.
+    """
+
+    def __init__(self, path: Path, capacity: int, row_shape: tuple[int, ...]):
+        self.path, self.row_shape = Path(path), tuple(row_shape)
+        mapped = np.lib.format.open_memmap(
+            self.path, mode="w+", dtype=np.float32, shape=(capacity, *self.row_shape)
+        )
+        self.offset = mapped.offset
+        del mapped
+        self.handle = open(self.path, "r+b")
+        self.handle.seek(self.offset)
+        self.count = 0
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append ``rows`` (shape (k, *row_shape)) after those already written."""
+        self.handle.write(np.ascontiguousarray(rows, dtype=np.float32).tobytes())
+        self.count += len(rows)
+
+    def close(self) -> None:
+        """Finish the file; if fewer rows came than planned (skipped files), cut it to size."""
+        self.handle.close()
+        if self.count == len(np.load(self.path, mmap_mode="r")):
+            return
+        shorter = RowWriter(
+            self.path.with_name(f".{self.path.name}.shrink"), self.count, self.row_shape
+        )
+        for start in range(0, self.count, 4096):
+            shorter.write(read_rows(self.path, slice(start, min(start + 4096, self.count))))
+        shorter.close()
+        os.replace(shorter.path, self.path)
+
+
+def read_rows(path: Path, index) -> np.ndarray:
+    """Rows ``index`` (a slice or sorted indices) of a ``.npy`` file, read through a map that
+    is dropped at once, so that a pass over a large file keeps memory flat."""
+    return np.array(np.load(path, mmap_mode="r")[index])
+
+
+# Stages stream arrays in chunks of about this many bytes: a small dataset is one chunk, read
+# whole as before, and a large one never has more than this in memory at once.
+CHUNK_BYTES = 64 * 2**20
+
+
+def row_count(path: Path) -> int:
+    """The number of rows (images) in a ``.npy`` file, read from its header."""
+    return len(np.load(path, mmap_mode="r"))
+
+
+def row_shape(path: Path) -> tuple[int, ...]:
+    """The shape of one row (image) of a ``.npy`` file, read from its header."""
+    return np.load(path, mmap_mode="r").shape[1:]
+
+
+def row_chunks(path: Path) -> Iterator[slice]:
+    """Consecutive slices of rows that cover a ``.npy`` file, each about ``CHUNK_BYTES``."""
+    array = np.load(path, mmap_mode="r")
+    rows, row_bytes = len(array), max(1, array[:1].nbytes)
+    del array
+    step = max(1, CHUNK_BYTES // row_bytes)
+    for start in range(0, rows, step):
+        yield slice(start, min(start + step, rows))
+
+
+class RowFile:
+    """A ``.npy`` file that reads only the rows asked for, as ``file[rows]``, so a training
+    set larger than memory can be batched from disk."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        array = np.load(self.path, mmap_mode="r")
+        self.shape, self.dtype = array.shape, array.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        return read_rows(self.path, index)

@@ -1,16 +1,15 @@
-"""Folder -> array: find image files, load them as grayscale, resize, scale to [0, 1]."""
+"""One image file -> array: find image files, load them as grayscale in [0, 1], resized whole or
+cut into patches at their own size."""
 
-import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from tqdm import tqdm
 
 from denoising.errors import UserError
-
-log = logging.getLogger(__name__)
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # Files that file managers leave in image folders. They are listed as skipped, never "bad".
@@ -34,15 +33,6 @@ class ImageTooLarge(ValueError):
     """An image with more pixels than ``data.max_pixels`` allows."""
 
 
-@dataclass
-class LoadedFolder:
-    """The images of one folder, the files they came from, and the files skipped with reasons."""
-
-    images: np.ndarray
-    files: list[str]
-    skipped: list[dict]
-
-
 def find_files(folder: Path) -> list[Path]:
     """Every file under ``folder``, recursively, in a stable order (sorted relative paths)."""
     if not folder.is_dir():
@@ -53,27 +43,66 @@ def find_files(folder: Path) -> list[Path]:
     )
 
 
-def load_grayscale(path: Path, shape: tuple[int, int], max_pixels: int) -> np.ndarray:
-    """Load one image as float32 grayscale in [0, 1], resized to ``shape`` (height, width).
+class ImageTooSmall(ValueError):
+    """An image smaller than the patch or crop that preprocess must cut from it."""
 
-    EXIF orientation is applied, and a multi-frame file (GIF, TIFF) gives its first frame. The
-    size is checked from the header, before any pixel is decoded.
-    """
-    height, width = shape
+
+@contextmanager
+def open_image(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+    """Open an image with EXIF orientation applied; a multi-frame file (GIF, TIFF) gives its
+    first frame. The size is checked from the header, before any pixel is decoded."""
     with Image.open(path) as image:
         if image.width * image.height > max_pixels:
             raise ImageTooLarge(
                 f"{image.width}x{image.height} is {image.width * image.height} pixels, "
                 f"over data.max_pixels ({max_pixels})"
             )
-        image = ImageOps.exif_transpose(image)
+        yield ImageOps.exif_transpose(image)
+
+
+def wide_to_float(image: Image.Image) -> np.ndarray:
+    """A 16/32-bit integer or float single-channel image as float32 in [0, 1]."""
+    pixels = np.asarray(image, dtype=np.float32) / WIDE_MODE_SCALE[image.mode]
+    return np.clip(pixels, 0.0, 1.0)
+
+
+def load_grayscale(path: Path, shape: tuple[int, int], max_pixels: int) -> np.ndarray:
+    """Load one image as float32 grayscale in [0, 1], resized to ``shape`` (height, width)."""
+    height, width = shape
+    with open_image(path, max_pixels) as image:
         if image.mode in WIDE_MODE_SCALE:
-            pixels = np.asarray(image, dtype=np.float32) / WIDE_MODE_SCALE[image.mode]
-            wide = Image.fromarray(np.clip(pixels, 0.0, 1.0))
+            wide = Image.fromarray(wide_to_float(image))
             resized = wide.resize((width, height), Image.Resampling.BICUBIC)
             return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
         gray = image.convert("L").resize((width, height), Image.Resampling.BICUBIC)
         return np.asarray(gray, dtype=np.float32) / 255.0
+
+
+def load_native(path: Path, max_pixels: int) -> np.ndarray:
+    """Load one image as float32 grayscale in [0, 1] at its own size, for patches."""
+    with open_image(path, max_pixels) as image:
+        if image.mode in WIDE_MODE_SCALE:
+            return wide_to_float(image)
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def random_patches(image: np.ndarray, size: int, count: int, rng: np.random.Generator):
+    """``count`` square patches of ``size`` at seeded random places: (count, size, size)."""
+    height, width = image.shape
+    if height < size or width < size:
+        raise ImageTooSmall(f"{width}x{height} is smaller than data.patch_size ({size})")
+    tops = rng.integers(0, height - size + 1, size=count)
+    lefts = rng.integers(0, width - size + 1, size=count)
+    return np.stack([image[t : t + size, s : s + size] for t, s in zip(tops, lefts, strict=True)])
+
+
+def center_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` square of ``image``."""
+    height, width = image.shape
+    if height < size or width < size:
+        raise ImageTooSmall(f"{width}x{height} is smaller than data.test_crop ({size})")
+    top, left = (height - size) // 2, (width - size) // 2
+    return image[top : top + size, left : left + size]
 
 
 def skip_reason(path: Path) -> str | None:
@@ -85,38 +114,44 @@ def skip_reason(path: Path) -> str | None:
     return None
 
 
-def load_folder(
-    folder: Path,
-    shape: tuple[int, int],
-    on_error: str,
-    max_pixels: int,
-    paths: list[Path] | None = None,
-) -> LoadedFolder:
-    """Load every readable image under ``folder`` into an (N, height, width, 1) float32 array.
+# Modes that hold one grey channel; everything else is treated as colour.
+GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
-    ``paths`` are the files to read, as ``find_files(folder)`` lists them (found here if not
-    given). With ``on_error="skip"``, a file that is not an image or that cannot be read is
-    skipped and listed with the reason; with ``"fail"``, the first one stops loading with a
-    ``UserError``. Hidden and system files (.DS_Store, Thumbs.db) are always skipped. A folder
-    with no readable image is a ``UserError``.
-    """
-    paths = find_files(folder) if paths is None else paths
-    arrays, files, skipped = [], [], []
-    for path in tqdm(paths, desc=f"loading {folder}", unit="image", disable=None):
-        name = path.relative_to(folder).as_posix()
-        reason = skip_reason(path)
-        if reason is None:
-            try:
-                arrays.append(load_grayscale(path, shape, max_pixels))
-                files.append(name)
-                continue
-            except READ_ERRORS as error:
-                reason = f"{type(error).__name__}: {error}"
-        if on_error == "fail" and reason != SYSTEM_FILE:
-            raise UserError(f"{path}: {reason} (data.on_error is 'fail'; 'skip' skips such files)")
-        skipped.append({"file": name, "reason": reason})
-    for entry in skipped:
-        log.warning("skipped %s/%s: %s", folder, entry["file"], entry["reason"])
-    if not arrays:
-        raise UserError(f"{folder}: no readable image found (skipped {len(skipped)} files)")
-    return LoadedFolder(np.stack(arrays)[..., np.newaxis], files, skipped)
+
+@dataclass
+class FullImage:
+    """An image at its own size for the denoise command: (height, width, channels) float32 in
+    [0, 1], the alpha channel kept aside, and whether it came from 16 bits (or float)."""
+
+    channels: np.ndarray
+    alpha: np.ndarray | None
+    sixteen_bit: bool
+
+
+def load_full(path: Path, color: str, max_pixels: int) -> FullImage:
+    """Load an image at full size: grey stays one channel; colour becomes R, G, B with
+    ``color="per-channel"`` or one grey channel with ``color="gray"``."""
+    with open_image(path, max_pixels) as image:
+        if image.mode in WIDE_MODE_SCALE:
+            return FullImage(wide_to_float(image)[..., np.newaxis], None, True)
+        alpha = None
+        if "A" in image.getbands() or "transparency" in image.info:
+            alpha = np.asarray(image.convert("RGBA").getchannel("A"))
+        if image.mode in GRAY_MODES or color == "gray":
+            pixels = np.asarray(image.convert("L"))[..., np.newaxis]
+        else:
+            pixels = np.asarray(image.convert("RGB"))
+        return FullImage(pixels.astype(np.float32) / 255.0, alpha, False)
+
+
+def save_png(path: Path, image: FullImage) -> None:
+    """Write ``image`` as a PNG: 16-bit grey if it came from 16 bits, else 8 bits per channel,
+    with its alpha channel put back."""
+    pixels = np.clip(image.channels, 0.0, 1.0)
+    if image.sixteen_bit:
+        Image.fromarray(np.round(pixels[..., 0] * 65535).astype(np.uint16)).save(path, "PNG")
+        return
+    eight = np.round(pixels * 255).astype(np.uint8)
+    if image.alpha is not None:
+        eight = np.concatenate([eight, image.alpha[..., np.newaxis]], axis=-1)  # LA or RGBA
+    Image.fromarray(eight.squeeze(-1) if eight.shape[-1] == 1 else eight).save(path, "PNG")

@@ -55,10 +55,15 @@ class DataParams:
     )
     on_error: str = _rule(lambda v: v in ("skip", "fail"), "skip or fail")
     max_pixels: int = _rule(_positive_int, "an integer >= 1 (width x height of one image)")
+    mode: str = _rule(lambda v: v in ("resize", "patches"), "resize or patches")
+    patch_size: int = _rule(_positive_int, "an integer >= 1 (pixels)")
+    patches_per_image: int = _rule(_positive_int, "an integer >= 1")
+    test_crop: int = _rule(_positive_int, "an integer >= 1 (pixels)")
+    workers: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: all cores)")
 
     @property
     def shape(self) -> tuple[int, int]:
-        """The (height, width) that every image is resized to."""
+        """The (height, width) that every image is resized to in mode ``resize``."""
         size = self.image_size
         return (size, size) if _is_int(size) else (size[0], size[1])
 
@@ -150,6 +155,7 @@ class TrainParams:
     mixed_precision: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     jit_compile: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     distribute: str = _rule(lambda v: v in ("auto", "off"), "auto or off")
+    stream: str = _rule(lambda v: v in ("auto", "on", "off"), "auto, on or off")
 
     @property
     def scored_models(self) -> list[str]:

@@ -7,23 +7,37 @@ from pathlib import Path
 
 from denoising.cli import run_stage
 from denoising.errors import UserError
-from denoising.files import SPLITS, atomic_dir, save_array, save_json
-from denoising.images import find_files, load_folder
-from denoising.params import DataParams, load_section
+from denoising.files import SPLITS, atomic_dir, save_json
+from denoising.folders import Reader, cpu_count, write_split
+from denoising.images import find_files
+from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")
 
 
-def check_disk_space(out_dir: Path, n_images: int, shape: tuple[int, int]) -> None:
+def check_disk_space(out_dir: Path, rows: int, shape: tuple[int, int]) -> None:
     """Fail before decoding anything if the arrays (float32) cannot fit on the output's disk."""
-    needed = n_images * shape[0] * shape[1] * 4
+    needed = rows * shape[0] * shape[1] * 4
     existing = next(folder for folder in [out_dir, *out_dir.parents] if folder.exists())
     free = shutil.disk_usage(existing).free
     if needed > free:
         raise UserError(
-            f"{out_dir}: the arrays need about {needed / 1e9:.2f} GB for {n_images} images at "
-            f"data.image_size {list(shape)}, and only {free / 1e9:.2f} GB is free"
+            f"{out_dir}: the arrays need about {needed / 1e9:.2f} GB for {rows} images or "
+            f"patches of {shape[0]}x{shape[1]}, and only {free / 1e9:.2f} GB is free"
         )
+
+
+def readers(params: DataParams, seed: int) -> dict[str, Reader]:
+    """How each split is read: both resized whole (the original design), or, in mode
+    ``patches``, random native-resolution patches for train and a fixed centre crop for test."""
+    if params.mode == "resize":
+        whole = Reader("resize", params.shape, params.max_pixels)
+        return {"train": whole, "test": whole}
+    patch, crop = (params.patch_size,) * 2, (params.test_crop,) * 2
+    return {
+        "train": Reader("patches", patch, params.max_pixels, params.patches_per_image, seed),
+        "test": Reader("crop", crop, params.max_pixels),
+    }
 
 
 def main() -> None:
@@ -32,32 +46,43 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, required=True)
     args = parser.parse_args()
     params = load_section(args.params, "data", DataParams)
+    seed = load_seed(args.params)
 
     root = Path(params.dir)
     if not root.is_dir():
         raise UserError(
             f"data.dir: folder '{root}' not found; it must be a folder holding train/ and test/"
         )
-    # One walk of each folder serves both the size estimate and the loading.
+    # One walk of each folder serves both the size estimate and the reading.
     paths = {split: find_files(root / split) for split in SPLITS}
-    check_disk_space(args.out_dir, sum(map(len, paths.values())), params.shape)
-    manifest = {"data_dir": str(root), "image_shape": list(params.shape)}
+    split_readers = readers(params, seed)
+    for split, reader in split_readers.items():
+        check_disk_space(args.out_dir, len(paths[split]) * reader.per_image, reader.shape)
+    workers = params.workers or cpu_count()
+    manifest = {"data_dir": str(root), "mode": params.mode}
     with atomic_dir(args.out_dir) as out_dir:
         for split in SPLITS:
-            loaded = load_folder(
-                root / split, params.shape, params.on_error, params.max_pixels, paths[split]
+            report = write_split(
+                root / split,
+                paths[split],
+                split_readers[split],
+                out_dir / f"{split}.npy",
+                params.on_error,
+                workers,
             )
-            save_array(out_dir / f"{split}.npy", loaded.images)
             manifest[split] = {
-                "count": len(loaded.files),
-                "files": loaded.files,
-                "skipped": loaded.skipped,
+                "count": len(report.files),
+                "rows": report.rows,
+                "image_shape": list(split_readers[split].shape),
+                "files": report.files,
+                "skipped": report.skipped,
             }
             log.info(
-                "%s: %d images read, %d files skipped",
+                "%s: %d images read into %d rows, %d files skipped",
                 split,
-                len(loaded.files),
-                len(loaded.skipped),
+                len(report.files),
+                report.rows,
+                len(report.skipped),
             )
         save_json(out_dir / "manifest.json", manifest)
 

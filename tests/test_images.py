@@ -3,7 +3,19 @@ import pytest
 from PIL import Image
 
 from denoising.errors import UserError
-from denoising.images import find_files, load_folder, load_grayscale
+from denoising.files import load_array
+from denoising.folders import Reader, write_split
+from denoising.images import find_files, load_grayscale
+
+
+def load_folder(folder, shape, on_error, max_pixels, workers=1):
+    """Stream ``folder`` into a .npy beside it, as preprocess does; return images and report."""
+    out = folder.parent / f"{folder.name}-out.npy"
+    reader = Reader("resize", shape, max_pixels)
+    report = write_split(folder, find_files(folder), reader, out, on_error, workers)
+    report.images = load_array(out)
+    return report
+
 
 FORMATS = ["png", "jpg", "bmp", "gif", "tiff", "webp"]
 
@@ -97,3 +109,38 @@ def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path):
     loaded = load_folder(tmp_path, (8, 8), "skip", 5_000)
     assert loaded.files == ["small.png"]
     assert "200x100 is 20000 pixels, over data.max_pixels (5000)" in loaded.skipped[0]["reason"]
+
+
+def test_worker_count_does_not_change_a_byte(image_folder):
+    (image_folder / "train" / "broken.png").write_bytes(b"not a png")
+    one = load_folder(image_folder / "train", (28, 28), "skip", 10**6, workers=1)
+    two = load_folder(image_folder / "train", (28, 28), "skip", 10**6, workers=2)
+    assert one.images.tobytes() == two.images.tobytes()
+    assert one.files == two.files and one.skipped == two.skipped
+    assert one.rows == 24 and one.images.shape == (24, 28, 28, 1)
+
+
+def test_patches_are_seeded_native_resolution_crops(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, size=(50, 70), dtype=np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(pixels).save(tmp_path / "in" / "a.png")
+    Image.fromarray(pixels[:10, :10]).save(tmp_path / "in" / "small.png")
+    reader = Reader("patches", (16, 16), 10**6, per_image=5, seed=3)
+    paths = find_files(tmp_path / "in")
+    report = write_split(tmp_path / "in", paths, reader, tmp_path / "p.npy", "skip", 2)
+    patches = load_array(tmp_path / "p.npy")[..., 0]
+    assert patches.shape == (5, 16, 16) and report.files == ["a.png"]
+    assert "10x10 is smaller than data.patch_size (16)" in report.skipped[0]["reason"]
+    full = pixels.astype(np.float32) / 255
+    for patch in patches:  # each patch is a piece of the image, not a resized copy
+        hits = [
+            (t, s)
+            for t in range(50 - 15)
+            for s in range(70 - 15)
+            if np.array_equal(full[t : t + 16, s : s + 16], patch)
+        ]
+        assert hits
+    write_split(tmp_path / "in", paths, reader, tmp_path / "q.npy", "skip", 1)
+    assert (tmp_path / "p.npy").read_bytes() == (tmp_path / "q.npy").read_bytes()
+    crop = Reader("crop", (20, 20), 10**6)((0, tmp_path / "in" / "a.png"))
+    np.testing.assert_array_equal(crop[0], full[15:35, 25:45])

@@ -1,0 +1,221 @@
+"""denoise-images: formats and modes, 16-bit, nested folders, bad files, cards, tiling."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+from PIL import Image
+
+from conftest import pipeline_env
+from denoising.command import main
+from denoising.models import build_model, save_model
+from denoising.params import ConvParams, DenseParams
+from denoising.tiles import Tiling, pad_to_multiple, predict_tiled, receptive_radius
+
+
+def save_with_card(model: keras.Model, folder: Path, input_shape, multiple: int) -> Path:
+    folder.mkdir(parents=True)
+    save_model(model, folder / "model.keras")
+    card = {"model": model.name, "input_shape": input_shape, "size_multiple": multiple}
+    (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """An identity model (so outputs must equal inputs), a small conv and a 28x28 dense."""
+    root = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(None, None, 1))
+    identity = keras.Model(inputs, layers.Identity()(inputs), name="identity")
+    conv = build_model("conv", ConvParams(filters=[4, 4]), (28, 28, 1), 1e-3, "mse")
+    dense = build_model("dense", DenseParams(hidden=[16]), (28, 28, 1), 1e-3, "mse")
+    return {
+        "identity": save_with_card(identity, root / "identity", "any", 1),
+        "conv": save_with_card(conv, root / "conv", "any", 4),
+        "dense": save_with_card(dense, root / "dense", [28, 28, 1], 1),
+    }
+
+
+def gradient(width: int = 40, height: int = 30) -> np.ndarray:
+    ramp = np.linspace(0, 255, width, dtype=np.uint8)
+    return np.stack([np.tile(ramp, (height, 1)), np.tile(ramp[::-1], (height, 1))] * 2, -1)[
+        ..., :3
+    ]
+
+
+def errors(capsys) -> str:
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extension", ["png", "jpg", "bmp", "gif", "tiff", "webp"])
+def test_every_format_gives_a_png_of_the_same_size(tmp_path, models, extension):
+    Image.fromarray(gradient()).save(tmp_path / f"in.{extension}")
+    main([str(models["conv"]), str(tmp_path / f"in.{extension}"), "-o", str(tmp_path / "out")])
+    with Image.open(tmp_path / "out/in.png") as result:
+        assert result.format == "PNG" and result.size == (40, 30)
+
+
+@pytest.mark.parametrize(
+    ("mode", "color", "expected"),
+    [
+        ("L", "per-channel", "L"),
+        ("RGB", "per-channel", "RGB"),
+        ("RGB", "gray", "L"),
+        ("RGBA", "per-channel", "RGBA"),
+        ("LA", "per-channel", "LA"),
+        ("P", "per-channel", "RGB"),
+        ("1", "per-channel", "L"),
+        ("CMYK", "per-channel", "RGB"),
+    ],
+)
+def test_every_mode_round_trips_through_an_identity_model(tmp_path, models, mode, color, expected):
+    source = Image.fromarray(gradient()).convert(mode)
+    suffix = "tiff" if mode == "CMYK" else "png"
+    source.save(tmp_path / f"in.{suffix}")
+    model, image = str(models["identity"]), str(tmp_path / f"in.{suffix}")
+    main([model, image, "-o", str(tmp_path / "o"), "--color", color])
+    with Image.open(tmp_path / "o/in.png") as result:
+        assert result.mode == expected
+        want = source.convert(expected) if mode != "P" else source.convert("RGB")
+        np.testing.assert_array_equal(np.asarray(result), np.asarray(want))
+
+
+def test_16_bit_input_gives_16_bit_output_exactly(tmp_path, models):
+    pixels = np.random.default_rng(0).integers(0, 65536, size=(37, 53), dtype=np.uint16)
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    main([str(models["identity"]), str(tmp_path / "wide.png"), "-o", str(tmp_path / "out")])
+    with Image.open(tmp_path / "out/wide.png") as result:
+        assert result.mode.startswith("I")
+        np.testing.assert_array_equal(np.asarray(result), pixels)
+
+
+def test_nested_folders_keep_their_relative_paths(tmp_path, models, capsys):
+    for relative in ["a/one.png", "a/b/two.jpg", "three.bmp"]:
+        (tmp_path / "in" / relative).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(gradient()).save(tmp_path / "in" / relative)
+    main([str(models["conv"]), str(tmp_path / "in"), "-o", str(tmp_path / "out")])
+    written = sorted(
+        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")
+    )
+    assert written == ["a", "a/b", "a/b/two.png", "a/one.png", "three.png"]
+    assert "denoised 3 images, 0.00 megapixels" in errors(capsys)
+
+
+def test_unreadable_files_are_skipped_and_named(tmp_path, models, capsys):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(gradient()).save(tmp_path / "in/good.png")
+    (tmp_path / "in/broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (tmp_path / "in/notes.txt").write_text("not an image")
+    main([str(models["conv"]), str(tmp_path / "in"), "-o", str(tmp_path / "out")])
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
+    err = errors(capsys)
+    assert "skipped 2 files" in err
+    assert "broken.png" in err and "notes.txt: not an image file extension" in err
+
+
+def test_a_model_without_a_card_is_refused_in_one_line(tmp_path, models, capsys):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "model.keras").write_bytes((models["conv"] / "model.keras").read_bytes())
+    Image.fromarray(gradient()).save(tmp_path / "in.png")
+    with pytest.raises(SystemExit) as stopped:
+        from denoising.command import entry_point
+
+        sys.argv = [
+            "denoise-images",
+            str(bare),
+            str(tmp_path / "in.png"),
+            "-o",
+            str(tmp_path / "o"),
+        ]
+        entry_point()
+    assert stopped.value.code == 2
+    err = errors(capsys).strip().splitlines()
+    assert err == [
+        f"error: {bare / 'model.keras'}: no card.json beside it; denoise-images only "
+        "runs models trained by this pipeline, whose card says what input they take"
+    ]
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_image_smaller_than_one_tile_keeps_its_size(tmp_path, models):
+    Image.fromarray(gradient(13, 7)).convert("L").save(tmp_path / "tiny.png")
+    main(
+        [
+            str(models["conv"]),
+            str(tmp_path / "tiny.png"),
+            "-o",
+            str(tmp_path / "o"),
+            "--tile",
+            "64",
+        ]
+    )
+    with Image.open(tmp_path / "o/tiny.png") as result:
+        assert result.size == (13, 7)
+
+
+def test_dense_model_says_it_needs_its_size_unless_resize(tmp_path, models, capsys):
+    Image.fromarray(gradient()).convert("L").save(tmp_path / "in.png")
+    args = [str(models["dense"]), str(tmp_path / "in.png"), "-o", str(tmp_path / "o")]
+    with pytest.raises(Exception, match="only takes 28x28 images .* pass --resize"):
+        main(args)
+    main([*args, "--resize"])
+    with Image.open(tmp_path / "o/in.png") as result:
+        assert result.size == (40, 30)
+
+
+def test_output_inside_an_input_folder_is_refused(tmp_path, models):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(gradient()).save(tmp_path / "in/a.png")
+    with pytest.raises(Exception, match="inside input folder"):
+        main([str(models["conv"]), str(tmp_path / "in"), "-o", str(tmp_path / "in/out")])
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.png"]
+
+
+def test_tiled_output_matches_untiled_with_no_seam(models):
+    model = keras.saving.load_model(models["conv"] / "model.keras")
+    # Fresh weights give outputs close to 0.5 everywhere; larger ones make errors show.
+    for layer in model.layers:
+        layer.set_weights([3 * weight for weight in layer.get_weights()])
+
+    def predict(batch):
+        return np.asarray(model.predict_on_batch(batch))
+
+    radius = receptive_radius(predict)
+    assert 4 <= radius < 20, "two 3x3 convolutions and poolings reach some pixels, not all"
+    image = np.random.default_rng(1).random((203, 341, 1)).astype(np.float32)
+    whole = predict(pad_to_multiple(image, 4)[None])[0, :203, :341]
+    overlap = 2 * radius + 8
+    tiled = predict_tiled(predict, image, Tiling(64, overlap, radius, 4, 5))
+    error = np.abs(tiled - whole)[..., 0]
+    assert error.max() < 1e-3
+    # Tiles start every (64 - overlap) pixels, rounded down to 4: check their borders by
+    # themselves, where a seam would be.
+    step = (64 - overlap) // 4 * 4
+    borders = [start + d for start in range(step, 341, step) for d in (-1, 0, 1, 63, 64)]
+    assert error[[b for b in borders if b < 203], :].max() < 1e-3
+    assert error[:, [b for b in borders if b < 341]].max() < 1e-3
+    # Without the ignored margin there are seams, so the checks above can fail.
+    naive = predict_tiled(predict, image, Tiling(64, overlap, 0, 4, 5))
+    assert np.abs(naive - whole).max() > 1e-2
+
+
+def test_console_script_runs(tmp_path, models):
+    Image.fromarray(gradient()).save(tmp_path / "in.png")
+    script = Path(sys.executable).parent / "denoise-images"
+    result = subprocess.run(
+        [script, models["conv"], tmp_path / "in.png", "-o", tmp_path / "out"],
+        capture_output=True,
+        text=True,
+        env=pipeline_env(),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out/in.png").is_file()
+    assert "denoised 1 images" in result.stderr

@@ -61,7 +61,7 @@ def main() -> None:
     print(f"# {machine()}; data: {params['data']['dir']}")
     for level in levels:
         scores = json.loads((REPO / f"metrics/compare/{level}.json").read_text())
-        timing = json.loads((REPO / f"data/baselines/{level}/seconds_per_image.json").read_text())
+        timing = json.loads((REPO / f"logs/baselines/{level}_seconds_per_image.json").read_text())
         print(f"\nnoise level {level} ({scores['images']} test images)")
         print(f"{'method':<10} {'PSNR dB':>8} {'SSIM':>7} {'seconds':>22}")
         scored = [*models, *(f"{model}-blind" for model in blind_models)]

@@ -30,28 +30,56 @@ def noisy_pair(clean, noise_type, levels, clip, target, rng, noisy=None):
 
 
 class NoisyBatches(keras.utils.PyDataset):
-    """Shuffled batches of ``clean`` with fresh noise in every batch of every epoch.
+    """Batches of ``clean[rows]`` with noise drawn per batch, shuffled afresh every epoch.
 
-    Batch ``i`` of epoch ``e`` draws from a generator seeded with (seed, e, i), so a run is
-    reproducible whatever order Keras asks for the batches in.
+    ``clean`` (and ``noisy``) may be arrays or ``RowFile``s that read only a batch's rows from
+    disk, so a training set larger than memory streams. With ``noisy`` given, its images are the
+    inputs (noise fixed once); otherwise noise is drawn for each batch. Batch ``i`` of epoch
+    ``e`` draws from a generator seeded with (seed, e, i), so a run is reproducible whatever
+    order Keras asks for the batches in. With ``fresh=False`` (validation), every epoch sees the
+    same batches, in order, with the same noise.
     """
 
-    def __init__(self, clean, noise_type, levels, clip, target, batch_size, seed, **kwargs):
+    def __init__(
+        self,
+        clean,
+        noise_type,
+        levels,
+        clip,
+        target,
+        batch_size,
+        seed,
+        *,
+        noisy=None,
+        rows=None,
+        fresh=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.clean, self.noise_type, self.levels, self.clip = clean, noise_type, levels, clip
-        self.target, self.batch_size, self.seed = target, batch_size, seed
-        self.epoch = -1
+        self.clean, self.noisy, self.noise_type, self.levels = clean, noisy, noise_type, levels
+        self.clip, self.target, self.batch_size, self.seed = clip, target, batch_size, seed
+        self.rows = np.arange(len(clean)) if rows is None else np.asarray(rows)
+        self.fresh, self.epoch = fresh, -1
         self.on_epoch_end()
 
     def __len__(self) -> int:
-        return math.ceil(len(self.clean) / self.batch_size)
+        return math.ceil(len(self.rows) / self.batch_size)
 
     def __getitem__(self, index: int):
         rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        clean = self.clean[rows]
-        return noisy_pair(clean, self.noise_type, self.levels, self.clip, self.target, rng)
+        given = None if self.noisy is None else self.noisy[rows]
+        return noisy_pair(
+            self.clean[rows], self.noise_type, self.levels, self.clip, self.target, rng, given
+        )
 
     def on_epoch_end(self) -> None:
+        if not self.fresh and self.epoch == 0:
+            return
         self.epoch += 1
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.clean))
+        if self.fresh:
+            self.order = self.rows[
+                np.random.default_rng([self.seed, self.epoch]).permutation(len(self.rows))
+            ]
+        else:
+            self.order = self.rows

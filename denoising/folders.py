@@ -45,6 +45,9 @@ class Reader:
         worker cuts them.
         """
         index, path = item
+        reason = skip_reason(path)
+        if reason is not None:
+            return reason
         try:
             if self.mode == "resize":
                 return load_grayscale(path, self.shape, self.max_pixels)[np.newaxis]
@@ -91,30 +94,30 @@ def write_split(
     with the reason; with ``"fail"``, the first one is a ``UserError``. Hidden and system files
     are always skipped. A folder with no readable image is a ``UserError``.
     """
-    candidates, files, skipped = [], [], []
-    for path in paths:
-        reason = skip_reason(path)
-        if reason is None:
-            candidates.append(path)
-        else:
-            skipped.append(_skip(folder, path, reason, on_error))
-    writer = RowWriter(out, len(candidates) * reader.per_image, (*reader.shape, 1))
+    files, skipped = [], []
+    # Each image file's number among the image files seeds its patches: a stray notes.txt
+    # does not change them.
+    is_image = [skip_reason(path) is None for path in paths]
+    numbers = np.cumsum(is_image) - 1
+    writer = RowWriter(out, sum(is_image) * reader.per_image, (*reader.shape, 1))
     with mapper(workers) as imap:
-        results = imap(reader, enumerate(candidates))
-        for path, rows in tqdm(
-            zip(candidates, results, strict=True),
-            total=len(candidates),
+        # Every file goes through the reader, in order, so that with on_error "fail" the first
+        # bad file in sorted order is the one named, whatever makes it bad.
+        results = imap(reader, zip(numbers.tolist(), paths, strict=True))
+        progress = tqdm(
+            zip(paths, results, strict=True),
+            total=len(paths),
             desc=f"reading {folder}",
-            unit="image",
+            unit="file",
             disable=None,
-        ):
+        )
+        for path, rows in progress:
             if isinstance(rows, str):
                 skipped.append(_skip(folder, path, rows, on_error))
                 continue
             writer.write(rows[..., np.newaxis])
             files.append(path.relative_to(folder).as_posix())
     writer.close()
-    skipped.sort(key=lambda entry: entry["file"])
     for entry in skipped:
         log.warning("skipped %s/%s: %s", folder, entry["file"], entry["reason"])
     if not files:

@@ -11,7 +11,7 @@ import numpy as np
 from denoising.cards import file_sha256, package_versions
 from denoising.cli import run_stage
 from denoising.errors import UserError
-from denoising.files import atomic_dir, load_array, save_json
+from denoising.files import RowFile, atomic_dir, load_array, save_json
 from denoising.params import (
     MODEL_NAMES,
     MODEL_PARAMS,
@@ -31,6 +31,21 @@ def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, n
     order = np.random.default_rng(seed).permutation(count)
     n_validation = min(max(1, round(count * fraction)), count - 1)
     return np.sort(order[n_validation:]), np.sort(order[:n_validation])
+
+
+# Above this many bytes of training arrays, train.stream "auto" batches them from disk.
+STREAM_ABOVE_BYTES = 2**30
+
+
+def streams(setting: str, clean: RowFile, noisy: RowFile | None) -> bool:
+    """Whether to batch the training arrays from disk rather than load them: ``on``, ``off``,
+    or ``auto`` (when they would take more than ``STREAM_ABOVE_BYTES`` of memory)."""
+    size = sum(np.prod(f.shape) * f.dtype.itemsize for f in (clean, noisy) if f is not None)
+    stream = setting == "on" or (setting == "auto" and size > STREAM_ABOVE_BYTES)
+    log.info(
+        "training arrays: %.1f MB, %s", size / 1e6, "streamed from disk" if stream else "in memory"
+    )
+    return stream
 
 
 def main() -> None:
@@ -56,8 +71,13 @@ def main() -> None:
         params = dataclasses.replace(params, epochs=params.blind_epochs)
     # A blind model sees a level per image drawn from train.noise_range, afresh every epoch.
     levels = params.noise_range if blind else args.level
-    clean = load_array(args.clean_dir / "train.npy")
-    noisy = None if blind else load_array(args.noisy_dir / "train.npy")
+    clean = RowFile(args.clean_dir / "train.npy")
+    noisy = None if blind else RowFile(args.noisy_dir / "train.npy")
+    stream = streams(params.stream, clean, noisy)
+    if not stream:
+        # Small enough for memory: Keras batches NumPy arrays itself, which is fastest.
+        clean = load_array(clean.path)
+        noisy = None if noisy is None else load_array(noisy.path)
 
     # Imported here so that a params error is reported before TensorFlow's slow start-up.
     import keras
@@ -105,13 +125,22 @@ def main() -> None:
         return noisy_pair(clean[rows], noise.type, levels, noise.clip, params.target, rng, given)
 
     # With target "noisy", validation pairs are noisy too, so no clean image is ever used.
-    validation = pair(val_rows, stream=1)
-    if blind or params.fresh_noise:
+    if stream:
+        # Batches read from disk: the stage's noisy images (or, for blind and fresh-noise
+        # models, noise drawn per batch), and validation batches that are the same each epoch.
+        given = None if blind or params.fresh_noise else noisy
+        common = (clean, noise.type, levels, noise.clip, params.target, params.batch_size)
+        inputs = NoisyBatches(*common, seed, noisy=given, rows=fit_rows)
+        validation = NoisyBatches(*common, seed + 1, noisy=noisy, rows=val_rows, fresh=False)
+        targets = None
+    elif blind or params.fresh_noise:
+        validation = pair(val_rows, stream=1)
         batches = NoisyBatches(
             clean[fit_rows], noise.type, levels, noise.clip, params.target, params.batch_size, seed
         )
         inputs, targets = batches, None
     else:
+        validation = pair(val_rows, stream=1)
         inputs, targets = pair(fit_rows, stream=0)
     started = time.perf_counter()
     history = model.fit(

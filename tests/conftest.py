@@ -45,6 +45,7 @@ PIPELINE_FILES = [
     ".dvc/plots",
     "stages",
     "denoising",
+    "data/examples",
 ]
 
 
@@ -103,11 +104,18 @@ def make_project(project, data_dir, levels, models, **sections):
     params["models"]["conv"].update(filters=[4, 4], batch_size=16)
     params["baselines"].update(methods=["median", "bm3d"], max_images=6, workers=2)
     params["visualize"].update(n_samples=3, baselines=[])
+    # The apply stage uses a fully convolutional model when there is one (dense only takes
+    # its training size).
+    params["apply"]["model"] = f"{'conv' if 'conv' in models else models[0]}/{levels[-1]}"
+    params["apply"]["resize"] = "conv" not in models
     for name, values in sections.items():
         params[name].update(values)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], project)
+    # DVC experiments commit, so the repo needs an identity even on a machine without one.
+    run(["git", "config", "user.name", "test"], project)
+    run(["git", "config", "user.email", "test@example.com"], project)
     # DVCLive reads the current commit, so the repo needs one.
     run(["git", "add", "-A"], project)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], project)
+    run(["git", "commit", "-qm", "init"], project)
     return project

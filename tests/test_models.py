@@ -81,6 +81,7 @@ def test_model_section_overrides_training_knobs():
         mixed_precision=False,
         jit_compile=False,
         distribute="auto",
+        stream="auto",
     )
     resolved = training_for(train, ConvParams(filters=[4], batch_size=32))
     assert (resolved.epochs, resolved.batch_size, resolved.learning_rate) == (10, 32, 0.001)

@@ -2,11 +2,13 @@
 
 import csv
 import json
+import re
+import time
 
 import pytest
 import yaml
 
-from conftest import dvc, make_project, ran_stages, set_param, write_digit_like_images
+from conftest import dvc, make_project, ran_stages, run, set_param, write_digit_like_images
 
 LEVELS = [0.3, 0.8]
 MODELS = ["dense", "conv"]
@@ -22,8 +24,6 @@ def outputs(project):
         "plots/**/*.*",
     ]
     files = [path for pattern in patterns for path in project.glob(pattern) if path.is_file()]
-    # Timings are the one output that measures the machine rather than the result.
-    files = [path for path in files if path.name != "seconds_per_image.json"]
     return {path.relative_to(project).as_posix(): path.read_bytes() for path in files}
 
 
@@ -53,7 +53,7 @@ def test_pipeline_end_to_end(project):
         scores = yaml.safe_load((project / f"metrics/compare/{level}.json").read_text())
         assert {"noisy", "median", "bm3d", *MODELS} <= set(scores) and scores["images"] == 6
         timing = yaml.safe_load(
-            (project / f"data/baselines/{level}/seconds_per_image.json").read_text()
+            (project / f"logs/baselines/{level}_seconds_per_image.json").read_text()
         )
         assert timing["bm3d"] > 0
         assert (project / f"plots/figures/{level}_noise.png").stat().st_size > 0
@@ -91,3 +91,40 @@ def test_forced_rerun_gives_identical_bytes(project):
     assert len(before) == 3 + len(LEVELS) * (2 + len(MODELS) * 5 + 4 + 1 + 1) + 1
     dvc(project, "repro", "--force")
     assert outputs(project) == before
+
+
+def commit_all(project):
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results", "--allow-empty"], project)
+
+
+def test_queued_experiments_run_two_at_a_time(project):
+    dvc(project, "repro")
+    commit_all(project)
+    for samples in (2, 5):
+        dvc(project, "exp", "run", "--queue", "-S", f"visualize.n_samples={samples}")
+    dvc(project, "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 300
+    while re.search(r"\b(Queued|Running)\b", status := dvc(project, "queue", "status")):
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert len(re.findall(r"\bSuccess\b", status)) == 2, status
+    table = dvc(project, "exp", "show", "--csv", "--no-pager")
+    rows = list(csv.DictReader(table.splitlines()))
+    samples = {row["visualize.n_samples"] for row in rows if row["Experiment"]}
+    assert {"2", "5"} <= samples, table
+
+
+def test_remote_round_trip_restores_everything_without_retraining(project, tmp_path):
+    dvc(project, "repro")
+    dvc(project, "remote", "add", "--default", "store", str(tmp_path / "remote"))
+    commit_all(project)
+    dvc(project, "push")
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    assert not (clone / "models").exists(), "models come from the remote, not from git"
+    dvc(clone, "pull")
+    assert "up to date" in dvc(clone, "status")
+    assert ran_stages(dvc(clone, "repro")) == set()
+    model = f"models/conv/{LEVELS[0]}/model.keras"
+    assert (clone / model).read_bytes() == (project / model).read_bytes()

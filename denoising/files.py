@@ -120,9 +120,8 @@ class RowWriter:
 
 
 def read_rows(path: Path, index) -> np.ndarray:
-    """Rows ``index`` (a slice or sorted indices) of a ``.npy`` file, read through a map that
-    is dropped at once, so that a pass over a large file keeps memory flat."""
-    return np.array(np.load(path, mmap_mode="r")[index])
+    """Rows ``index`` (a slice or indices) of a ``.npy`` file, read from disk."""
+    return RowFile(path)[index]
 
 
 # Stages stream arrays in chunks of about this many bytes: a small dataset is one chunk, read
@@ -152,15 +151,46 @@ def row_chunks(path: Path) -> Iterator[slice]:
 
 class RowFile:
     """A ``.npy`` file that reads only the rows asked for, as ``file[rows]``, so a training
-    set larger than memory can be batched from disk."""
+    set larger than memory can be batched from disk.
+
+    Rows are read with plain file reads, one per run of consecutive rows. Fancy indexing on a
+    NumPy memory map would map the whole file into the process for the time of the read, and
+    the peak memory would then grow with the file.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        array = np.load(self.path, mmap_mode="r")
-        self.shape, self.dtype = array.shape, array.dtype
+        with open(self.path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(handle)
+            else:
+                header = np.lib.format.read_array_header_2_0(handle)
+            self.offset = handle.tell()
+        self.shape, fortran_order, self.dtype = header
+        if fortran_order:
+            raise ValueError(f"{self.path}: Fortran-ordered arrays are not supported")
+        self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, index) -> np.ndarray:
-        return read_rows(self.path, index)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            rows = np.arange(start, stop, step)
+        else:
+            rows = np.asarray(index, dtype=np.int64).reshape(-1)
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(self)):  # no wrap-around
+            raise IndexError(f"{self.path}: rows out of range 0..{len(self) - 1}")
+        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
+        if not len(rows):
+            return out
+        # Runs of consecutive rows, each read with one call.
+        starts = np.flatnonzero(np.diff(rows, prepend=-2) != 1)
+        ends = np.append(starts[1:], len(rows))
+        with open(self.path, "rb") as handle:
+            for first, last in zip(starts.tolist(), ends.tolist(), strict=True):
+                handle.seek(self.offset + int(rows[first]) * self.row_bytes)
+                handle.readinto(memoryview(out[first:last]).cast("B"))
+        return out

@@ -26,6 +26,11 @@ from denoising.images import (
 
 log = logging.getLogger(__name__)
 
+# Files per message to a worker: enough to make the messages' cost small next to decoding
+# (at most BLOCK_FILES), with at most about BLOCK_BYTES of rows coming back per message.
+BLOCK_FILES = 256
+BLOCK_BYTES = 8 * 2**20
+
 
 @dataclass(frozen=True)
 class Reader:
@@ -59,6 +64,11 @@ class Reader:
         except READ_ERRORS as error:
             return f"{type(error).__name__}: {error}"
 
+    def read_block(self, block: tuple[Path, list[tuple[int, str]]]) -> list[np.ndarray | str]:
+        """``self((number, folder / name))`` for each (number, name) of a block of one folder."""
+        folder, items = block
+        return [self((number, folder / name)) for number, name in items]
+
 
 def cpu_count() -> int:
     """The cores this process may use (fewer than the machine's under a CPU affinity mask)."""
@@ -72,7 +82,7 @@ def mapper(workers: int) -> Iterator:
         yield map
         return
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield lambda function, items: pool.imap(function, items, chunksize=16)
+        yield pool.imap
 
 
 @dataclass
@@ -85,38 +95,49 @@ class SplitReport:
 
 
 def write_split(
-    folder: Path, paths: list[Path], reader: Reader, out: Path, on_error: str, workers: int
+    folder: Path, names: list[str], reader: Reader, out: Path, on_error: str, workers: int
 ) -> SplitReport:
-    """Decode ``paths`` (files under ``folder``, sorted) with ``reader`` into ``out``, an
-    (N, height, width, 1) float32 ``.npy``, never holding more than a few images in memory.
+    """Decode the files ``names`` (relative to ``folder``, sorted, as ``list_files`` gives
+    them) with ``reader`` into ``out``, an (N, height, width, 1) float32 ``.npy``, never holding
+    more than a few blocks of images in memory.
 
     With ``on_error="skip"``, a file that is not an image or cannot be read is skipped and listed
     with the reason; with ``"fail"``, the first one is a ``UserError``. Hidden and system files
     are always skipped. A folder with no readable image is a ``UserError``.
     """
     files, skipped = [], []
+    row_bytes = reader.per_image * reader.shape[0] * reader.shape[1] * 4
+    block = max(1, min(BLOCK_FILES, BLOCK_BYTES // row_bytes))
     # Each image file's number among the image files seeds its patches: a stray notes.txt
     # does not change them.
-    is_image = [skip_reason(path) is None for path in paths]
-    numbers = np.cumsum(is_image) - 1
-    writer = RowWriter(out, sum(is_image) * reader.per_image, (*reader.shape, 1))
-    with mapper(workers) as imap:
+    is_image = np.array([skip_reason(name) is None for name in names], dtype=bool)
+    numbers = np.cumsum(is_image, dtype=np.int64) - 1
+    writer = RowWriter(out, int(is_image.sum()) * reader.per_image, (*reader.shape, 1))
+    # Files travel to the workers, and rows back, in blocks: one message and one write per
+    # block rather than per (small) image. Blocks are made as they are needed.
+    blocks = (
+        (
+            folder,
+            [(int(numbers[i]), names[i]) for i in range(start, min(start + block, len(names)))],
+        )
+        for start in range(0, len(names), block)
+    )
+    progress = tqdm(total=len(names), desc=f"reading {folder}", unit="file", disable=None)
+    with mapper(workers) as imap, progress:
         # Every file goes through the reader, in order, so that with on_error "fail" the first
         # bad file in sorted order is the one named, whatever makes it bad.
-        results = imap(reader, zip(numbers.tolist(), paths, strict=True))
-        progress = tqdm(
-            zip(paths, results, strict=True),
-            total=len(paths),
-            desc=f"reading {folder}",
-            unit="file",
-            disable=None,
-        )
-        for path, rows in progress:
-            if isinstance(rows, str):
-                skipped.append(_skip(folder, path, rows, on_error))
-                continue
-            writer.write(rows[..., np.newaxis])
-            files.append(path.relative_to(folder).as_posix())
+        starts = range(0, len(names), block)
+        for start, results in zip(starts, imap(reader.read_block, blocks), strict=True):
+            good = []
+            for name, rows in zip(names[start : start + block], results, strict=True):
+                if isinstance(rows, str):
+                    skipped.append(_skip(folder, name, rows, on_error))
+                else:
+                    good.append(rows)
+                    files.append(name)
+            if good:
+                writer.write(np.concatenate(good)[..., np.newaxis])
+            progress.update(len(results))
     writer.close()
     for entry in skipped:
         log.warning("skipped %s/%s: %s", folder, entry["file"], entry["reason"])
@@ -125,8 +146,10 @@ def write_split(
     return SplitReport(writer.count, files, skipped)
 
 
-def _skip(folder: Path, path: Path, reason: str, on_error: str) -> dict:
+def _skip(folder: Path, name: str, reason: str, on_error: str) -> dict:
     """The manifest entry for a skipped file; under ``on_error="fail"``, a ``UserError``."""
     if on_error == "fail" and reason != SYSTEM_FILE:
-        raise UserError(f"{path}: {reason} (data.on_error is 'fail'; 'skip' skips such files)")
-    return {"file": path.relative_to(folder).as_posix(), "reason": reason}
+        raise UserError(
+            f"{folder / name}: {reason} (data.on_error is 'fail'; 'skip' skips such files)"
+        )
+    return {"file": name, "reason": reason}

@@ -10,7 +10,7 @@ from denoising.cli import run_stage
 from denoising.errors import UserError
 from denoising.files import SPLITS, atomic_dir, save_json
 from denoising.folders import Reader, cpu_count, write_split
-from denoising.images import find_files
+from denoising.images import list_files
 from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")
@@ -55,10 +55,10 @@ def main() -> None:
             f"data.dir: folder '{root}' not found; it must be a folder holding train/ and test/"
         )
     # One walk of each folder serves both the size estimate and the reading.
-    paths = {split: find_files(root / split) for split in SPLITS}
+    names = {split: list_files(root / split) for split in SPLITS}
     split_readers = readers(params, seed)
     for split, reader in split_readers.items():
-        check_disk_space(args.out_dir, len(paths[split]) * reader.per_image, reader.shape)
+        check_disk_space(args.out_dir, len(names[split]) * reader.per_image, reader.shape)
     workers = params.workers or cpu_count()
     manifest = {"data_dir": str(root), "mode": params.mode}
     started = time.perf_counter()
@@ -66,7 +66,7 @@ def main() -> None:
         for split in SPLITS:
             report = write_split(
                 root / split,
-                paths[split],
+                names[split],
                 split_readers[split],
                 out_dir / f"{split}.npy",
                 params.on_error,
@@ -88,7 +88,7 @@ def main() -> None:
             )
         save_json(out_dir / "manifest.json", manifest)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
-    files = sum(len(paths[split]) for split in SPLITS)
+    files = sum(len(names[split]) for split in SPLITS)
     log.info(
         "read %d files in %.2f s on %d workers", files, time.perf_counter() - started, workers
     )

@@ -5,14 +5,14 @@ from PIL import Image
 from denoising.errors import UserError
 from denoising.files import load_array
 from denoising.folders import Reader, write_split
-from denoising.images import find_files, load_grayscale
+from denoising.images import find_files, list_files, load_grayscale
 
 
 def load_folder(folder, shape, on_error, max_pixels, workers=1):
     """Stream ``folder`` into a .npy beside it, as preprocess does; return images and report."""
     out = folder.parent / f"{folder.name}-out.npy"
     reader = Reader("resize", shape, max_pixels)
-    report = write_split(folder, find_files(folder), reader, out, on_error, workers)
+    report = write_split(folder, list_files(folder), reader, out, on_error, workers)
     report.images = load_array(out)
     return report
 
@@ -126,7 +126,7 @@ def test_patches_are_seeded_native_resolution_crops(tmp_path):
     Image.fromarray(pixels).save(tmp_path / "in" / "a.png")
     Image.fromarray(pixels[:10, :10]).save(tmp_path / "in" / "small.png")
     reader = Reader("patches", (16, 16), 10**6, per_image=5, seed=3)
-    paths = find_files(tmp_path / "in")
+    paths = list_files(tmp_path / "in")
     report = write_split(tmp_path / "in", paths, reader, tmp_path / "p.npy", "skip", 2)
     patches = load_array(tmp_path / "p.npy")[..., 0]
     assert patches.shape == (5, 16, 16) and report.files == ["a.png"]

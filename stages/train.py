@@ -128,10 +128,14 @@ def main() -> None:
     if stream:
         # Batches read from disk: the stage's noisy images (or, for blind and fresh-noise
         # models, noise drawn per batch), and validation batches that are the same each epoch.
+        # Two threads read the next batches while the model trains on this one.
         given = None if blind or params.fresh_noise else noisy
         common = (clean, noise.type, levels, noise.clip, params.target, params.batch_size)
-        inputs = NoisyBatches(*common, seed, noisy=given, rows=fit_rows)
-        validation = NoisyBatches(*common, seed + 1, noisy=noisy, rows=val_rows, fresh=False)
+        threads = {"workers": 2, "use_multiprocessing": False}
+        inputs = NoisyBatches(*common, seed, noisy=given, rows=fit_rows, **threads)
+        validation = NoisyBatches(
+            *common, seed + 1, noisy=noisy, rows=val_rows, fresh=False, **threads
+        )
         targets = None
     elif blind or params.fresh_noise:
         validation = pair(val_rows, stream=1)

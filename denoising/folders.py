@@ -4,7 +4,7 @@ array on disk, in sorted file order whatever the number of workers."""
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,11 +95,11 @@ class SplitReport:
 
 
 def write_split(
-    folder: Path, names: list[str], reader: Reader, out: Path, on_error: str, workers: int
+    folder: Path, names: list[str], reader: Reader, out: Path, on_error: str, imap: Callable
 ) -> SplitReport:
     """Decode the files ``names`` (relative to ``folder``, sorted, as ``list_files`` gives
     them) with ``reader`` into ``out``, an (N, height, width, 1) float32 ``.npy``, never holding
-    more than a few blocks of images in memory.
+    more than a few blocks of images in memory. ``imap`` is an ordered map, from ``mapper``.
 
     With ``on_error="skip"``, a file that is not an image or cannot be read is skipped and listed
     with the reason; with ``"fail"``, the first one is a ``UserError``. Hidden and system files
@@ -123,7 +123,7 @@ def write_split(
         for start in range(0, len(names), block)
     )
     progress = tqdm(total=len(names), desc=f"reading {folder}", unit="file", disable=None)
-    with mapper(workers) as imap, progress:
+    with progress:
         # Every file goes through the reader, in order, so that with on_error "fail" the first
         # bad file in sorted order is the one named, whatever makes it bad.
         starts = range(0, len(names), block)

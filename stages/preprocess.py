@@ -9,7 +9,7 @@ from pathlib import Path
 from denoising.cli import run_stage
 from denoising.errors import UserError
 from denoising.files import SPLITS, atomic_dir, save_json
-from denoising.folders import Reader, cpu_count, write_split
+from denoising.folders import Reader, cpu_count, mapper, write_split
 from denoising.images import list_files
 from denoising.params import DataParams, load_section, load_seed
 
@@ -62,7 +62,8 @@ def main() -> None:
     workers = params.workers or cpu_count()
     manifest = {"data_dir": str(root), "mode": params.mode}
     started = time.perf_counter()
-    with atomic_dir(args.out_dir) as out_dir:
+    # One pool of workers for both splits: starting one costs as much as reading many images.
+    with atomic_dir(args.out_dir) as out_dir, mapper(workers) as imap:
         for split in SPLITS:
             report = write_split(
                 root / split,
@@ -70,7 +71,7 @@ def main() -> None:
                 split_readers[split],
                 out_dir / f"{split}.npy",
                 params.on_error,
-                workers,
+                imap,
             )
             manifest[split] = {
                 "count": len(report.files),

@@ -4,7 +4,7 @@ from PIL import Image
 
 from denoising.errors import UserError
 from denoising.files import load_array
-from denoising.folders import Reader, write_split
+from denoising.folders import Reader, mapper, write_split
 from denoising.images import find_files, list_files, load_grayscale
 
 
@@ -12,7 +12,8 @@ def load_folder(folder, shape, on_error, max_pixels, workers=1):
     """Stream ``folder`` into a .npy beside it, as preprocess does; return images and report."""
     out = folder.parent / f"{folder.name}-out.npy"
     reader = Reader("resize", shape, max_pixels)
-    report = write_split(folder, list_files(folder), reader, out, on_error, workers)
+    with mapper(workers) as imap:
+        report = write_split(folder, list_files(folder), reader, out, on_error, imap)
     report.images = load_array(out)
     return report
 
@@ -127,7 +128,8 @@ def test_patches_are_seeded_native_resolution_crops(tmp_path):
     Image.fromarray(pixels[:10, :10]).save(tmp_path / "in" / "small.png")
     reader = Reader("patches", (16, 16), 10**6, per_image=5, seed=3)
     paths = list_files(tmp_path / "in")
-    report = write_split(tmp_path / "in", paths, reader, tmp_path / "p.npy", "skip", 2)
+    with mapper(2) as imap:
+        report = write_split(tmp_path / "in", paths, reader, tmp_path / "p.npy", "skip", imap)
     patches = load_array(tmp_path / "p.npy")[..., 0]
     assert patches.shape == (5, 16, 16) and report.files == ["a.png"]
     assert "10x10 is smaller than data.patch_size (16)" in report.skipped[0]["reason"]
@@ -140,7 +142,7 @@ def test_patches_are_seeded_native_resolution_crops(tmp_path):
             if np.array_equal(full[t : t + 16, s : s + 16], patch)
         ]
         assert hits
-    write_split(tmp_path / "in", paths, reader, tmp_path / "q.npy", "skip", 1)
+    write_split(tmp_path / "in", paths, reader, tmp_path / "q.npy", "skip", map)
     assert (tmp_path / "p.npy").read_bytes() == (tmp_path / "q.npy").read_bytes()
     crop = Reader("crop", (20, 20), 10**6)((0, tmp_path / "in" / "a.png"))
     np.testing.assert_array_equal(crop[0], full[15:35, 25:45])

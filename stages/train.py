@@ -48,6 +48,27 @@ def streams(setting: str, clean: RowFile, noisy: RowFile | None) -> bool:
     return stream
 
 
+def check_shapes(model: str, multiple: int, train: tuple, test: tuple) -> None:
+    """Fail before training if the model cannot take the images it will be scored on: sizes
+    must be multiples of its poolings, and a dense model takes only its training size (with
+    data.mode patches, test crops are larger than training patches)."""
+    for split, shape in (("train", train), ("test", test)):
+        if shape[0] % multiple or shape[1] % multiple:
+            raise UserError(
+                f"{split} images are {shape[1]}x{shape[0]}, which does not suit model '{model}': "
+                f"height and width must be multiples of {multiple} (its poolings); set "
+                "data.image_size (mode resize), or data.patch_size and data.test_crop (mode "
+                "patches)"
+            )
+    if model == "dense" and tuple(train) != tuple(test):
+        raise UserError(
+            f"model 'dense' takes only its training size, {train[1]}x{train[0]}, and cannot "
+            f"score the {test[1]}x{test[0]} test images; with data.mode patches, train "
+            "convolutional models (train.models: [conv], dncnn or unet), or set data.test_crop "
+            "to data.patch_size"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -71,6 +92,7 @@ def main() -> None:
         params = dataclasses.replace(params, epochs=params.blind_epochs)
     # A blind model sees a level per image drawn from train.noise_range, afresh every epoch.
     levels = params.noise_range if blind else args.level
+    test_shape = RowFile(args.clean_dir / "test.npy").shape[1:3]
     clean = RowFile(args.clean_dir / "train.npy")
     noisy = None if blind else RowFile(args.noisy_dir / "train.npy")
     stream = streams(params.stream, clean, noisy)
@@ -90,11 +112,7 @@ def main() -> None:
     from denoising.models import build_model, save_model, size_multiple
 
     multiple = size_multiple(args.model, model_params)
-    if clean.shape[1] % multiple or clean.shape[2] % multiple:
-        raise UserError(
-            f"data.image_size: {list(clean.shape[1:3])} does not suit model '{args.model}'; "
-            f"height and width must be multiples of {multiple} (its poolings)"
-        )
+    check_shapes(args.model, multiple, clean.shape[1:3], test_shape)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 

@@ -98,3 +98,15 @@ def test_saved_model_has_the_same_bytes_each_time_and_loads_safely(tmp_path):
     batch = np.random.default_rng(0).uniform(size=(3, 12, 8, 1)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(batch, verbose=0), model.predict(batch, verbose=0))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]
+
+
+def test_train_refuses_shapes_the_model_cannot_take_in_one_line():
+    from denoising.errors import UserError
+    from stages.train import check_shapes
+
+    check_shapes("conv", 4, (64, 64), (128, 128))  # patches and larger test crops: fine
+    with pytest.raises(UserError, match=r"test images are 126x126.*multiples of 4.*test_crop"):
+        check_shapes("conv", 4, (64, 64), (126, 126))
+    with pytest.raises(UserError, match=r"'dense' takes only its training size, 64x64.*128x128"):
+        check_shapes("dense", 1, (64, 64), (128, 128))
+    check_shapes("dense", 1, (28, 28), (28, 28))

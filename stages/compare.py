@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from denoising.cli import run_stage
-from denoising.files import load_array, load_json, save_json
+from denoising.files import load_array, load_json, read_rows, save_json
 from denoising.metrics import quality
 from denoising.params import TrainParams, load_section
 
@@ -22,15 +22,16 @@ def main() -> None:
     train = load_section(args.params, "train", TrainParams)
 
     subset = load_array(args.baselines_dir / "subset.npy")
-    clean = load_array(args.clean_dir / "test.npy")[subset]
+    # Only the subset's rows are read, however large the test split is.
+    clean = read_rows(args.clean_dir / "test.npy", subset)
     scores = {
         "noise_level": float(args.level),
         "images": len(subset),
-        "noisy": quality(clean, load_array(args.noisy_dir / "test.npy")[subset]),
+        "noisy": quality(clean, read_rows(args.noisy_dir / "test.npy", subset)),
     }
     for model in train.scored_models:
-        denoised = load_array(args.denoised_dir / model / args.level / "test.npy")
-        scores[model] = quality(clean, denoised[subset])
+        denoised = read_rows(args.denoised_dir / model / args.level / "test.npy", subset)
+        scores[model] = quality(clean, denoised)
     scores.update(load_json(args.baselines_dir / "metrics.json"))
     save_json(args.out, scores)
 

@@ -9,7 +9,7 @@ import numpy as np
 from denoising.cli import run_stage
 from denoising.errors import UserError
 from denoising.figures import sample_grid
-from denoising.files import atomic_path, load_array
+from denoising.files import atomic_path, load_array, read_rows
 from denoising.params import TrainParams, VisualizeParams, load_section, load_seed
 
 
@@ -33,11 +33,11 @@ def main() -> None:
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(subset, size=min(params.n_samples, len(subset)), replace=False))
     rows = {
-        "original": load_array(args.clean_dir / "test.npy")[picks],
-        "noisy": load_array(args.noisy_dir / "test.npy")[picks],
+        "original": read_rows(args.clean_dir / "test.npy", picks),
+        "noisy": read_rows(args.noisy_dir / "test.npy", picks),
     }
     for model in train.scored_models:
-        rows[model] = load_array(args.denoised_dir / model / args.level / "test.npy")[picks]
+        rows[model] = read_rows(args.denoised_dir / model / args.level / "test.npy", picks)
     positions = np.searchsorted(subset, picks)
     for method in params.baselines:
         path = args.baselines_dir / f"{method}.npy"

@@ -90,7 +90,7 @@ class RowWriter:
     """
 
     def __init__(self, path: Path, capacity: int, row_shape: tuple[int, ...]):
-        self.path, self.row_shape = Path(path), tuple(row_shape)
+        self.path, self.capacity, self.row_shape = Path(path), capacity, tuple(row_shape)
         mapped = np.lib.format.open_memmap(
             self.path, mode="w+", dtype=np.float32, shape=(capacity, *self.row_shape)
         )
@@ -108,7 +108,7 @@ class RowWriter:
     def close(self) -> None:
         """Finish the file; if fewer rows came than planned (skipped files), cut it to size."""
         self.handle.close()
-        if self.count == len(np.load(self.path, mmap_mode="r")):
+        if self.count == self.capacity:
             return
         shorter = RowWriter(
             self.path.with_name(f".{self.path.name}.shrink"), self.count, self.row_shape
@@ -127,26 +127,6 @@ def read_rows(path: Path, index) -> np.ndarray:
 # Stages stream arrays in chunks of about this many bytes: a small dataset is one chunk, read
 # whole as before, and a large one never has more than this in memory at once.
 CHUNK_BYTES = 64 * 2**20
-
-
-def row_count(path: Path) -> int:
-    """The number of rows (images) in a ``.npy`` file, read from its header."""
-    return len(np.load(path, mmap_mode="r"))
-
-
-def row_shape(path: Path) -> tuple[int, ...]:
-    """The shape of one row (image) of a ``.npy`` file, read from its header."""
-    return np.load(path, mmap_mode="r").shape[1:]
-
-
-def row_chunks(path: Path) -> Iterator[slice]:
-    """Consecutive slices of rows that cover a ``.npy`` file, each about ``CHUNK_BYTES``."""
-    array = np.load(path, mmap_mode="r")
-    rows, row_bytes = len(array), max(1, array[:1].nbytes)
-    del array
-    step = max(1, CHUNK_BYTES // row_bytes)
-    for start in range(0, rows, step):
-        yield slice(start, min(start + step, rows))
 
 
 class RowFile:
@@ -174,6 +154,12 @@ class RowFile:
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def chunks(self) -> Iterator[slice]:
+        """Consecutive slices of rows that cover the file, each about ``CHUNK_BYTES``."""
+        step = max(1, CHUNK_BYTES // max(1, self.row_bytes))
+        for start in range(0, len(self), step):
+            yield slice(start, min(start + step, len(self)))
 
     def __getitem__(self, index) -> np.ndarray:
         if isinstance(index, slice):

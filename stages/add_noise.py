@@ -5,15 +5,7 @@ import logging
 from pathlib import Path
 
 from denoising.cli import run_stage
-from denoising.files import (
-    SPLITS,
-    RowWriter,
-    atomic_dir,
-    read_rows,
-    row_chunks,
-    row_count,
-    row_shape,
-)
+from denoising.files import SPLITS, RowFile, RowWriter, atomic_dir
 from denoising.noise import add_noise, noise_rng
 from denoising.params import NoiseParams, load_section, load_seed
 
@@ -32,14 +24,13 @@ def main() -> None:
 
     with atomic_dir(args.out_dir) as out_dir:
         for split in SPLITS:
-            clean = args.clean_dir / f"{split}.npy"
+            clean = RowFile(args.clean_dir / f"{split}.npy")
             # One generator per split, drawn from chunk after chunk: for Gaussian noise the
             # result is the same as drawing for the whole array at once.
             rng = noise_rng(seed, args.level, split)
-            writer = RowWriter(out_dir / f"{split}.npy", row_count(clean), row_shape(clean))
-            for rows in row_chunks(clean):
-                chunk = read_rows(clean, rows)
-                writer.write(add_noise(chunk, params.type, args.level, rng, params.clip))
+            writer = RowWriter(out_dir / f"{split}.npy", len(clean), clean.shape[1:])
+            for rows in clean.chunks():
+                writer.write(add_noise(clean[rows], params.type, args.level, rng, params.clip))
             writer.close()
     log.info("%s noise at level %g added to %s", params.type, args.level, ", ".join(SPLITS))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from denoising.baselines import run_method, subset_indices
 from denoising.cli import run_stage
-from denoising.files import atomic_dir, read_rows, row_count, save_array, save_json
+from denoising.files import RowFile, atomic_dir, read_rows, save_array, save_json
 from denoising.metrics import quality
 from denoising.params import BaselinesParams, load_section, load_seed
 
@@ -26,8 +26,9 @@ def main() -> None:
     seed = load_seed(args.params)
 
     # Only the subset's rows are read, however large the test split is.
-    subset = subset_indices(row_count(args.clean_dir / "test.npy"), params.max_images, seed)
-    clean = read_rows(args.clean_dir / "test.npy", subset)
+    clean_file = RowFile(args.clean_dir / "test.npy")
+    subset = subset_indices(len(clean_file), params.max_images, seed)
+    clean = clean_file[subset]
     noisy = read_rows(args.noisy_dir / "test.npy", subset)
     settings = {"gaussian_sigma": params.gaussian_sigma, "median_size": params.median_size}
     metrics, timing = {}, {}

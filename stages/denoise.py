@@ -8,16 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from denoising.cli import run_stage
-from denoising.files import (
-    SPLITS,
-    RowWriter,
-    atomic_dir,
-    read_rows,
-    row_chunks,
-    row_count,
-    row_shape,
-    save_json,
-)
+from denoising.files import SPLITS, RowFile, RowWriter, atomic_dir, read_rows, save_json
 from denoising.metrics import psnr, ssim
 from denoising.params import DenoiseParams, load_section
 
@@ -44,13 +35,11 @@ def main() -> None:
     loss_sum, predict_seconds = 0.0, 0.0
     with atomic_dir(args.out_dir) as out_dir:
         for split in SPLITS:
-            noisy_path = args.noisy_dir / f"{split}.npy"
-            writer = RowWriter(
-                out_dir / f"{split}.npy", row_count(noisy_path), row_shape(noisy_path)
-            )
+            noisy_file = RowFile(args.noisy_dir / f"{split}.npy")
+            writer = RowWriter(out_dir / f"{split}.npy", len(noisy_file), noisy_file.shape[1:])
             # Chunk by chunk, so a split larger than memory streams; the sample is one chunk.
-            for rows in row_chunks(noisy_path):
-                noisy = read_rows(noisy_path, rows)
+            for rows in noisy_file.chunks():
+                noisy = noisy_file[rows]
                 started = time.perf_counter()
                 denoised = model.predict(noisy, batch_size=params.batch_size, verbose=0)
                 predict_seconds += time.perf_counter() - started

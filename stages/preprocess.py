@@ -16,15 +16,19 @@ from denoising.params import DataParams, load_section, load_seed
 log = logging.getLogger("preprocess")
 
 
-def check_disk_space(out_dir: Path, rows: int, shape: tuple[int, int]) -> None:
-    """Fail before decoding anything if the arrays (float32) cannot fit on the output's disk."""
-    needed = rows * shape[0] * shape[1] * 4
+def check_disk_space(out_dir: Path, split_readers: dict[str, Reader], names: dict) -> None:
+    """Fail before decoding anything if both splits' arrays (float32) cannot fit together on
+    the output's disk."""
+    needed = sum(
+        len(names[split]) * reader.per_image * reader.shape[0] * reader.shape[1] * 4
+        for split, reader in split_readers.items()
+    )
     existing = next(folder for folder in [out_dir, *out_dir.parents] if folder.exists())
     free = shutil.disk_usage(existing).free
     if needed > free:
         raise UserError(
-            f"{out_dir}: the arrays need about {needed / 1e9:.2f} GB for {rows} images or "
-            f"patches of {shape[0]}x{shape[1]}, and only {free / 1e9:.2f} GB is free"
+            f"{out_dir}: the arrays need about {needed / 1e9:.2f} GB for "
+            f"{sum(map(len, names.values()))} files, and only {free / 1e9:.2f} GB is free"
         )
 
 
@@ -57,8 +61,7 @@ def main() -> None:
     # One walk of each folder serves both the size estimate and the reading.
     names = {split: list_files(root / split) for split in SPLITS}
     split_readers = readers(params, seed)
-    for split, reader in split_readers.items():
-        check_disk_space(args.out_dir, len(names[split]) * reader.per_image, reader.shape)
+    check_disk_space(args.out_dir, split_readers, names)
     workers = params.workers or cpu_count()
     manifest = {"data_dir": str(root), "mode": params.mode}
     started = time.perf_counter()

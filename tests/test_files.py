@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from denoising.files import RowFile, RowWriter, read_rows, row_chunks
+from denoising.files import RowFile, RowWriter, read_rows
 
 
 @pytest.fixture
@@ -38,5 +38,5 @@ def test_row_writer_fills_and_cuts_to_the_rows_written(tmp_path, array_file, mon
     writer.close()  # 10 planned rows never came (skipped files): the file is cut to 50
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), array)
     monkeypatch.setattr("denoising.files.CHUNK_BYTES", 4 * 3 * 4 * 7)  # 7 rows a chunk
-    chunks = list(row_chunks(tmp_path / "b.npy"))
+    chunks = list(RowFile(tmp_path / "b.npy").chunks())
     assert chunks[0] == slice(0, 7) and chunks[-1] == slice(49, 50) and len(chunks) == 8

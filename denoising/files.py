@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from denoising.errors import UserError
+
 # Every data stage writes one array per split, named after it: train.npy and test.npy.
 SPLITS = ("train", "test")
 
@@ -172,11 +174,18 @@ class RowFile:
         out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
         if not len(rows):
             return out
-        # Runs of consecutive rows, each read with one call.
+        # Runs of consecutive rows, each read with one call (pread: no seek, and no lock on
+        # Python's side while the disk reads, so other threads run meanwhile).
         starts = np.flatnonzero(np.diff(rows, prepend=-2) != 1)
         ends = np.append(starts[1:], len(rows))
-        with open(self.path, "rb") as handle:
-            for first, last in zip(starts.tolist(), ends.tolist(), strict=True):
-                handle.seek(self.offset + int(rows[first]) * self.row_bytes)
-                handle.readinto(memoryview(out[first:last]).cast("B"))
+        buffer = memoryview(out).cast("B")
+        firsts, lasts = (starts * self.row_bytes).tolist(), (ends * self.row_bytes).tolist()
+        offsets = (self.offset + rows[starts] * self.row_bytes).tolist()
+        descriptor = os.open(self.path, os.O_RDONLY)
+        try:
+            for first, last, offset in zip(firsts, lasts, offsets, strict=True):
+                if os.preadv(descriptor, [buffer[first:last]], offset) != last - first:
+                    raise UserError(f"{self.path}: shorter than its header says; rerun its stage")
+        finally:
+            os.close(descriptor)
         return out

@@ -1,10 +1,16 @@
 """Folder -> ``.npy``: decode a split's images on several cores, streamed into a preallocated
-array on disk, in sorted file order whatever the number of workers."""
+array on disk, in sorted file order whatever the number of workers. Memory stays bounded: files
+are walked one folder at a time, a few blocks are in flight, and the list of files read goes to
+disk as it grows."""
 
+import hashlib
+import itertools
+import json
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +28,7 @@ from denoising.images import (
     load_native,
     random_patches,
     skip_reason,
+    walk_files,
 )
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,9 @@ log = logging.getLogger(__name__)
 # (at most BLOCK_FILES), with at most about BLOCK_BYTES of rows coming back per message.
 BLOCK_FILES = 256
 BLOCK_BYTES = 8 * 2**20
+# Blocks sent ahead per worker: enough to keep every worker busy, few enough that results
+# waiting to be written stay within a few times BLOCK_BYTES.
+AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -43,14 +53,13 @@ class Reader:
     per_image: int = 1
     seed: int = 0
 
-    def __call__(self, item: tuple[int, Path]) -> np.ndarray | str:
-        """Rows (k, height, width) for file number ``index``, or why it cannot be read.
+    def read(self, path: str, name: str) -> np.ndarray | str:
+        """Rows (k, height, width) for the file ``name`` at ``path``, or why it cannot be read.
 
-        Patches come from a generator seeded with (seed, index), so they do not depend on which
-        worker cuts them.
+        Patches come from a generator seeded with (seed, a hash of ``name``), so they depend on
+        neither the worker that cuts them nor the other files in the folder.
         """
-        index, path = item
-        reason = skip_reason(path)
+        reason = skip_reason(name)
         if reason is not None:
             return reason
         try:
@@ -59,15 +68,35 @@ class Reader:
             image = load_native(path, self.max_pixels)
             if self.mode == "crop":
                 return center_crop(image, self.shape[0])[np.newaxis]
-            rng = np.random.default_rng([self.seed, index])
+            rng = np.random.default_rng([self.seed, name_key(name)])
             return random_patches(image, self.shape[0], self.per_image, rng)
         except READ_ERRORS as error:
             return f"{type(error).__name__}: {error}"
 
-    def read_block(self, block: tuple[Path, list[tuple[int, str]]]) -> list[np.ndarray | str]:
-        """``self((number, folder / name))`` for each (number, name) of a block of one folder."""
-        folder, items = block
-        return [self((number, folder / name)) for number, name in items]
+    def read_block(self, block: tuple[str, list[str]]) -> "Block":
+        """Read each file of a block (a folder and names in it) and stack the rows: one
+        message back per block, not per (small) image."""
+        folder, names = block
+        results = [self.read(os.path.join(folder, name), name) for name in names]
+        rows = [result for result in results if not isinstance(result, str)]
+        reasons = [result if isinstance(result, str) else None for result in results]
+        return Block(names, np.concatenate(rows) if rows else None, reasons)
+
+
+@dataclass
+class Block:
+    """A block of files, read: their names, the rows of those read (stacked), and for each
+    file None (read) or why it was skipped."""
+
+    names: list[str]
+    rows: np.ndarray | None
+    reasons: list[str | None]
+
+
+def name_key(name: str) -> int:
+    """A stable 64-bit number for a file name, to seed that file's patches."""
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 def cpu_count() -> int:
@@ -76,74 +105,108 @@ def cpu_count() -> int:
 
 
 @contextmanager
-def mapper(workers: int) -> Iterator:
-    """An ordered, lazy ``map``: in this process for one worker, else over a process pool."""
+def mapper(workers: int) -> Iterator[Callable]:
+    """An ordered, lazy ``map``: in this process for one worker, else over a process pool that
+    is sent at most ``AHEAD`` items per worker beyond the results taken, so memory stays bounded
+    however far the workers could run ahead of the writing."""
     if workers == 1:
         yield map
         return
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield pool.imap
+
+        def imap(function: Callable, items: Iterable) -> Iterator:
+            pending = deque()
+            for item in items:
+                pending.append(pool.apply_async(function, (item,)))
+                if len(pending) >= AHEAD * workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+
+        yield imap
+
+
+@dataclass
+class FolderCount:
+    """How many files a split's folder holds, and how many of them look like images."""
+
+    files: int
+    images: int
+
+
+def count_files(folder: Path) -> FolderCount:
+    """Count the files under ``folder``: a first walk, so that the array can be sized."""
+    files = images = 0
+    for name in walk_files(folder):
+        files += 1
+        images += skip_reason(name) is None
+    return FolderCount(files, images)
 
 
 @dataclass
 class SplitReport:
-    """What went into one split's array: rows written, the files read, the files skipped."""
+    """What went into one split's array: rows written, files read (their list is in the
+    listing file, with its SHA-256 here), and the files skipped."""
 
     rows: int
-    files: list[str]
+    files: int
+    files_sha256: str
     skipped: list[dict]
 
 
 def write_split(
-    folder: Path, names: list[str], reader: Reader, out: Path, on_error: str, imap: Callable
+    folder: Path,
+    count: FolderCount,
+    reader: Reader,
+    out: Path,
+    listing: Path,
+    on_error: str,
+    imap: Callable,
 ) -> SplitReport:
-    """Decode the files ``names`` (relative to ``folder``, sorted, as ``list_files`` gives
-    them) with ``reader`` into ``out``, an (N, height, width, 1) float32 ``.npy``, never holding
-    more than a few blocks of images in memory. ``imap`` is an ordered map, from ``mapper``.
+    """Decode every file under ``folder`` (``count``, from ``count_files``) with ``reader``
+    into ``out``, an (N, height, width, 1) float32 ``.npy``, and the names of the files read
+    into ``listing``, one JSON string a line, in sorted order. ``imap`` is an ordered map, from
+    ``mapper``.
 
     With ``on_error="skip"``, a file that is not an image or cannot be read is skipped and listed
     with the reason; with ``"fail"``, the first one is a ``UserError``. Hidden and system files
     are always skipped. A folder with no readable image is a ``UserError``.
     """
-    files, skipped = [], []
+    files, skipped, digest = 0, [], hashlib.sha256()
     row_bytes = reader.per_image * reader.shape[0] * reader.shape[1] * 4
-    block = max(1, min(BLOCK_FILES, BLOCK_BYTES // row_bytes))
-    # Each image file's number among the image files seeds its patches: a stray notes.txt
-    # does not change them.
-    is_image = np.array([skip_reason(name) is None for name in names], dtype=bool)
-    numbers = np.cumsum(is_image, dtype=np.int64) - 1
-    writer = RowWriter(out, int(is_image.sum()) * reader.per_image, (*reader.shape, 1))
-    # Files travel to the workers, and rows back, in blocks: one message and one write per
-    # block rather than per (small) image. Blocks are made as they are needed.
-    blocks = (
-        (
-            folder,
-            [(int(numbers[i]), names[i]) for i in range(start, min(start + block, len(names)))],
-        )
-        for start in range(0, len(names), block)
-    )
-    progress = tqdm(total=len(names), desc=f"reading {folder}", unit="file", disable=None)
-    with progress:
+    size = max(1, min(BLOCK_FILES, BLOCK_BYTES // row_bytes))
+    writer = RowWriter(out, count.images * reader.per_image, (*reader.shape, 1))
+    progress = tqdm(total=count.files, desc=f"reading {folder}", unit="file", disable=None)
+    with progress, open(listing, "w", encoding="ascii") as listed:
         # Every file goes through the reader, in order, so that with on_error "fail" the first
         # bad file in sorted order is the one named, whatever makes it bad.
-        starts = range(0, len(names), block)
-        for start, results in zip(starts, imap(reader.read_block, blocks), strict=True):
+        for block in imap(reader.read_block, _blocks(folder, size)):
             good = []
-            for name, rows in zip(names[start : start + block], results, strict=True):
-                if isinstance(rows, str):
-                    skipped.append(_skip(folder, name, rows, on_error))
+            for name, reason in zip(block.names, block.reasons, strict=True):
+                if reason is None:
+                    good.append(json.dumps(name) + "\n")
                 else:
-                    good.append(rows)
-                    files.append(name)
-            if good:
-                writer.write(np.concatenate(good)[..., np.newaxis])
-            progress.update(len(results))
+                    skipped.append(_skip(folder, name, reason, on_error))
+            if block.rows is not None:
+                writer.write(block.rows[..., np.newaxis])
+            text = "".join(good)
+            listed.write(text)
+            digest.update(text.encode("ascii"))
+            files += len(good)
+            progress.update(len(block.names))
     writer.close()
     for entry in skipped:
         log.warning("skipped %s/%s: %s", folder, entry["file"], entry["reason"])
     if not files:
         raise UserError(f"{folder}: no readable image found (skipped {len(skipped)} files)")
-    return SplitReport(writer.count, files, skipped)
+    return SplitReport(writer.count, files, digest.hexdigest(), skipped)
+
+
+def _blocks(folder: Path, size: int) -> Iterator[tuple[str, list[str]]]:
+    """The files under ``folder`` in sorted order, ``size`` names at a time, made as needed."""
+    names = walk_files(folder)
+    while block := list(itertools.islice(names, size)):
+        yield str(folder), block
 
 
 def _skip(folder: Path, name: str, reason: str, on_error: str) -> dict:

@@ -34,18 +34,47 @@ class ImageTooLarge(ValueError):
     """An image with more pixels than ``data.max_pixels`` allows."""
 
 
-def list_files(folder: Path) -> list[str]:
-    """The relative paths ("a/b.png") of every file under ``folder``, recursively, sorted.
-    Plain strings: a folder of millions of files is listed in a fraction of the memory that
-    as many ``Path`` objects would take."""
+def walk_files(folder: Path) -> Iterator[str]:
+    """The relative paths ("a/b.png") of every file under ``folder``, recursively, sorted as
+    strings, one at a time: memory holds one folder's entries, never the whole list, so a
+    dataset of millions of files is walked in constant memory.
+
+    Each folder's entries are sorted with a "/" after folder names and visited in that order,
+    which is exactly the order ``sorted()`` gives the full paths. Links to folders are not
+    followed, as in ``os.walk``.
+    """
     if not folder.is_dir():
         raise UserError(f"{folder}: folder not found; it must hold the images of this split")
-    names = []
-    for parent, _, files in os.walk(folder):
-        relative = os.path.relpath(parent, folder).replace(os.sep, "/")
-        prefix = "" if relative == "." else f"{relative}/"
-        names.extend(prefix + name for name in files)
-    return sorted(names)
+    return _walk(str(folder), "")
+
+
+def _walk(directory: str, prefix: str) -> Iterator[str]:
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(_sort_key(entry) for entry in scan)
+    except OSError as error:
+        raise UserError(f"{directory}: cannot list this folder ({error.strerror})") from None
+    for key, kind in entries:
+        if kind == "file":
+            yield prefix + key
+        elif kind == "folder":
+            yield from _walk(os.path.join(directory, key), prefix + key)
+
+
+def _sort_key(entry: os.DirEntry) -> tuple[str, str]:
+    """(name, "file"), or (name + "/", "folder" or "link") for a folder or a link to one."""
+    try:
+        is_dir = entry.is_dir()
+    except OSError:  # as in os.walk: an entry that cannot be checked counts as a file
+        is_dir = False
+    if not is_dir:
+        return entry.name, "file"
+    return entry.name + "/", "link" if entry.is_symlink() else "folder"
+
+
+def list_files(folder: Path) -> list[str]:
+    """``walk_files(folder)`` as a list."""
+    return list(walk_files(folder))
 
 
 def find_files(folder: Path) -> list[Path]:

@@ -31,6 +31,17 @@ def _rule(check, allowed: str, **default):
     return field(metadata={"check": check, "allowed": allowed}, **default)
 
 
+# YAML 1.1 reads an unquoted on/off (or yes/no, true/false) as a boolean, and so does
+# `dvc exp run -S train.stream=off`; fields that take the words on/off read booleans as them.
+SWITCH_WORDS = {True: "on", False: "off"}
+
+
+def _switch(words: tuple[str, ...]):
+    """A field that takes one of ``words``; a YAML boolean counts as on or off."""
+    allowed = f"{', '.join(words[:-1])} or {words[-1]}"
+    return field(metadata={"check": lambda v: v in words, "allowed": allowed, "switch": True})
+
+
 def _positive_int(value: Any) -> bool:
     return _is_int(value) and value >= 1
 
@@ -154,8 +165,8 @@ class TrainParams:
     patience: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0 turns it off)")
     mixed_precision: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     jit_compile: bool = _rule(lambda v: isinstance(v, bool), "true or false")
-    distribute: str = _rule(lambda v: v in ("auto", "off"), "auto or off")
-    stream: str = _rule(lambda v: v in ("auto", "on", "off"), "auto, on or off")
+    distribute: str = _switch(("auto", "off"))
+    stream: str = _switch(("auto", "on", "off"))
 
     @property
     def scored_models(self) -> list[str]:
@@ -213,6 +224,11 @@ def load_section(path: Path, name: str, cls: type):
         section = section.get(part) if isinstance(section, dict) else None
     if not isinstance(section, dict):
         raise UserError(f"{path}: section '{name}' is missing or is not a mapping")
+    switches = {f.name for f in dataclasses.fields(cls) if f.metadata.get("switch")}
+    section = {
+        key: SWITCH_WORDS[value] if key in switches and isinstance(value, bool) else value
+        for key, value in section.items()
+    }
     known = {f.name: f for f in dataclasses.fields(cls)}
     problems = [
         f"{name}.{key}: unknown key; known keys are {', '.join(known)}"

@@ -9,18 +9,19 @@ from pathlib import Path
 from denoising.cli import run_stage
 from denoising.errors import UserError
 from denoising.files import SPLITS, atomic_dir, save_json
-from denoising.folders import Reader, cpu_count, mapper, write_split
-from denoising.images import list_files
+from denoising.folders import FolderCount, Reader, count_files, cpu_count, mapper, write_split
 from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")
 
 
-def check_disk_space(out_dir: Path, split_readers: dict[str, Reader], names: dict) -> None:
+def check_disk_space(
+    out_dir: Path, split_readers: dict[str, Reader], counts: dict[str, FolderCount]
+) -> None:
     """Fail before decoding anything if both splits' arrays (float32) cannot fit together on
     the output's disk."""
     needed = sum(
-        len(names[split]) * reader.per_image * reader.shape[0] * reader.shape[1] * 4
+        counts[split].images * reader.per_image * reader.shape[0] * reader.shape[1] * 4
         for split, reader in split_readers.items()
     )
     existing = next(folder for folder in [out_dir, *out_dir.parents] if folder.exists())
@@ -28,7 +29,8 @@ def check_disk_space(out_dir: Path, split_readers: dict[str, Reader], names: dic
     if needed > free:
         raise UserError(
             f"{out_dir}: the arrays need about {needed / 1e9:.2f} GB for "
-            f"{sum(map(len, names.values()))} files, and only {free / 1e9:.2f} GB is free"
+            f"{sum(count.images for count in counts.values())} images, and only "
+            f"{free / 1e9:.2f} GB is free"
         )
 
 
@@ -58,10 +60,11 @@ def main() -> None:
         raise UserError(
             f"data.dir: folder '{root}' not found; it must be a folder holding train/ and test/"
         )
-    # One walk of each folder serves both the size estimate and the reading.
-    names = {split: list_files(root / split) for split in SPLITS}
+    # A first walk counts the files, to size the arrays; the reading walks the folders again,
+    # rather than keep a list of millions of names in memory.
+    counts = {split: count_files(root / split) for split in SPLITS}
     split_readers = readers(params, seed)
-    check_disk_space(args.out_dir, split_readers, names)
+    check_disk_space(args.out_dir, split_readers, counts)
     workers = params.workers or cpu_count()
     manifest = {"data_dir": str(root), "mode": params.mode}
     started = time.perf_counter()
@@ -70,29 +73,31 @@ def main() -> None:
         for split in SPLITS:
             report = write_split(
                 root / split,
-                names[split],
+                counts[split],
                 split_readers[split],
                 out_dir / f"{split}.npy",
+                out_dir / f"{split}_files.jsonl",
                 params.on_error,
                 imap,
             )
             manifest[split] = {
-                "count": len(report.files),
+                "count": report.files,
                 "rows": report.rows,
                 "image_shape": list(split_readers[split].shape),
-                "files": report.files,
+                "files": f"{split}_files.jsonl",
+                "files_sha256": report.files_sha256,
                 "skipped": report.skipped,
             }
             log.info(
                 "%s: %d images read into %d rows, %d files skipped",
                 split,
-                len(report.files),
+                report.files,
                 report.rows,
                 len(report.skipped),
             )
         save_json(out_dir / "manifest.json", manifest)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
-    files = sum(len(names[split]) for split in SPLITS)
+    files = sum(count.files for count in counts.values())
     log.info(
         "read %d files in %.2f s on %d workers", files, time.perf_counter() - started, workers
     )

@@ -143,24 +143,20 @@ def main() -> None:
         return noisy_pair(clean[rows], noise.type, levels, noise.clip, params.target, rng, given)
 
     # With target "noisy", validation pairs are noisy too, so no clean image is ever used.
-    if stream:
-        # Batches read from disk: the stage's noisy images (or, for blind and fresh-noise
-        # models, noise drawn per batch), and validation batches that are the same each epoch.
-        # Two threads read the next batches while the model trains on this one.
+    steps = None
+    if stream or blind or params.fresh_noise:
+        # Batches made by threads through tf.data: the stage's noisy images, or, for blind and
+        # fresh-noise models, noise drawn per batch. Streamed, the rows are read from disk and
+        # validation batches are read the same way, the same each epoch.
         given = None if blind or params.fresh_noise else noisy
-        common = (clean, noise.type, levels, noise.clip, params.target, params.batch_size)
-        threads = {"workers": 2, "use_multiprocessing": False}
-        inputs = NoisyBatches(*common, seed, noisy=given, rows=fit_rows, **threads)
-        validation = NoisyBatches(
-            *common, seed + 1, noisy=noisy, rows=val_rows, fresh=False, **threads
-        )
-        targets = None
-    elif blind or params.fresh_noise:
-        validation = pair(val_rows, stream=1)
-        batches = NoisyBatches(
-            clean[fit_rows], noise.type, levels, noise.clip, params.target, params.batch_size, seed
-        )
-        inputs, targets = batches, None
+        common = (noise.type, levels, noise.clip, params.target, params.batch_size)
+        batches = NoisyBatches(clean, *common, seed, noisy=given, rows=fit_rows)
+        inputs, targets, steps = batches.dataset(params.epochs), None, len(batches)
+        if stream:
+            fixed = {"noisy": noisy, "rows": val_rows, "fresh": False}
+            validation = NoisyBatches(clean, *common, seed + 1, **fixed).dataset()
+        else:
+            validation = pair(val_rows, stream=1)
     else:
         validation = pair(val_rows, stream=1)
         inputs, targets = pair(fit_rows, stream=0)
@@ -169,8 +165,10 @@ def main() -> None:
         inputs,
         targets,
         epochs=params.epochs,
+        steps_per_epoch=steps,
         batch_size=None if targets is None else params.batch_size,
-        shuffle=True,
+        # Arrays are shuffled by Keras; NoisyBatches shuffle themselves.
+        shuffle=targets is not None,
         validation_data=validation,
         callbacks=callbacks,
         verbose=2,

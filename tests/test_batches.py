@@ -11,29 +11,52 @@ def batches(**overrides):
     return NoisyBatches(CLEAN, seed=7, **settings)
 
 
+def sorted_rows(images):
+    return sorted(map(tuple, np.asarray(images).reshape(len(images), -1)))
+
+
 def test_batches_cover_every_image_once_per_epoch():
     data = batches()
     assert len(data) == 3
-    targets = np.concatenate([data[index][1] for index in range(len(data))])
-    assert sorted(map(tuple, targets.reshape(10, -1))) == sorted(map(tuple, CLEAN.reshape(10, -1)))
+    for epoch in (0, 1):
+        targets = np.concatenate([data.batch(epoch, index)[1] for index in range(len(data))])
+        assert sorted_rows(targets) == sorted_rows(CLEAN)
 
 
-def test_noise_is_fresh_every_epoch_and_reproducible():
+def test_noise_and_order_are_fresh_every_epoch_and_reproducible():
     first, again = batches(), batches()
-    epoch_0 = first[0][0]
-    np.testing.assert_array_equal(epoch_0, again[0][0])
-    first.on_epoch_end()
-    assert not np.array_equal(first[0][0], epoch_0)
-    again.on_epoch_end()
-    np.testing.assert_array_equal(first[0][0], again[0][0])
+    np.testing.assert_array_equal(first.batch(0, 0)[0], again.batch(0, 0)[0])
+    assert not np.array_equal(first.batch(1, 0)[0], first.batch(0, 0)[0])
+    assert not np.array_equal(first.order(1), first.order(0))
+    # Asked in any order, from any thread, a batch is the same.
+    np.testing.assert_array_equal(again.batch(1, 2)[0], first.batch(1, 2)[0])
+
+
+def test_fixed_batches_are_the_same_every_epoch():
+    data = batches(fresh=False, rows=[1, 3, 5, 7, 9])
+    np.testing.assert_array_equal(data.order(4), [1, 3, 5, 7, 9])
+    np.testing.assert_array_equal(data.batch(3, 1)[0], data.batch(0, 1)[0])
+
+
+def test_dataset_gives_every_epoch_in_turn():
+    data = batches(rows=[0, 2, 4, 6, 8])
+    made = list(data.dataset(epochs=2).as_numpy_iterator())
+    assert len(made) == 2 * len(data) == 4
+    for step, (inputs, targets) in enumerate(made):
+        expected = data.batch(*divmod(step, len(data)))
+        assert inputs.dtype == np.float32 and inputs.shape[1:] == CLEAN.shape[1:]
+        np.testing.assert_array_equal(inputs, expected[0])
+        np.testing.assert_array_equal(targets, expected[1])
+    assert sorted_rows(np.concatenate([t for _, t in made[:2]])) == sorted_rows(CLEAN[::2])
 
 
 def test_noise2noise_target_is_a_second_independent_noisy_copy():
-    inputs, targets = batches(target="noisy", levels=0.5)[0]
+    inputs, targets = batches(target="noisy", levels=0.5).batch(0, 0)
     assert not np.array_equal(inputs, targets)
     assert not any(np.array_equal(target, clean) for target in targets for clean in CLEAN)
     # Two independent copies: their noises are uncorrelated.
-    rows = [i for i in range(10) if any(np.array_equal(c, CLEAN[i]) for c in batches()[0][1])]
+    first = batches().batch(0, 0)[1]
+    rows = [i for i in range(10) if any(np.array_equal(c, CLEAN[i]) for c in first)]
     correlation = np.corrcoef((inputs - CLEAN[rows]).ravel(), (targets - CLEAN[rows]).ravel())
     assert abs(correlation[0, 1]) < 0.2
 

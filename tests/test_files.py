@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from denoising.errors import UserError
 from denoising.files import RowFile, RowWriter, read_rows
 
 
@@ -28,6 +29,15 @@ def test_row_file_refuses_rows_out_of_range(array_file):
         RowFile(array_file[0])[[0, 50]]
     with pytest.raises(IndexError, match="out of range"):
         RowFile(array_file[0])[[-1]]
+
+
+def test_row_file_refuses_a_cut_file(array_file):
+    path, _ = array_file
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size - 1)
+    assert RowFile(path)[[0, 48]].shape == (2, 4, 3, 1)
+    with pytest.raises(UserError, match="shorter than its header says"):
+        RowFile(path)[[0, 49]]
 
 
 def test_row_writer_fills_and_cuts_to_the_rows_written(tmp_path, array_file, monkeypatch):

@@ -1,19 +1,32 @@
+import hashlib
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from denoising.errors import UserError
 from denoising.files import load_array
-from denoising.folders import Reader, mapper, write_split
+from denoising.folders import Reader, count_files, mapper, write_split
 from denoising.images import find_files, list_files, load_grayscale
 
 
-def load_folder(folder, shape, on_error, max_pixels, workers=1):
-    """Stream ``folder`` into a .npy beside it, as preprocess does; return images and report."""
-    out = folder.parent / f"{folder.name}-out.npy"
-    reader = Reader("resize", shape, max_pixels)
+def read_split(folder, reader, out, on_error="skip", workers=1):
+    """Stream ``folder`` into ``out`` as preprocess does; the report, with the list of files
+    read (checked against its hash) as ``names``."""
+    listing = out.with_suffix(".jsonl")
     with mapper(workers) as imap:
-        report = write_split(folder, list_files(folder), reader, out, on_error, imap)
+        report = write_split(folder, count_files(folder), reader, out, listing, on_error, imap)
+    assert report.files_sha256 == hashlib.sha256(listing.read_bytes()).hexdigest()
+    report.names = [json.loads(line) for line in listing.read_text().splitlines()]
+    assert len(report.names) == report.files
+    return report
+
+
+def load_folder(folder, shape, on_error, max_pixels, workers=1):
+    """Stream ``folder`` into a .npy beside it; the report, with the images."""
+    out = folder.parent / f"{folder.name}-out.npy"
+    report = read_split(folder, Reader("resize", shape, max_pixels), out, on_error, workers)
     report.images = load_array(out)
     return report
 
@@ -69,9 +82,20 @@ def test_resize_to_non_square_shape(tmp_path):
 def test_nested_folders_load_in_sorted_order(image_folder):
     loaded = load_folder(image_folder / "train", (28, 28), "skip", 10**6)
     assert loaded.images.shape == (24, 28, 28, 1)
-    assert loaded.files == sorted(loaded.files)
-    assert loaded.files[0] == "class0/000.png"
+    assert loaded.names == sorted(loaded.names) == list_files(image_folder / "train")
+    assert loaded.names[0] == "class0/000.png"
     assert [p.name for p in find_files(image_folder / "train")][:2] == ["000.png", "002.png"]
+
+
+def test_walk_gives_sorted_paths_one_folder_at_a_time(tmp_path):
+    # Names around "/" in sort order: "-" and "." sort before it, "0" after.
+    names = ["a.png", "a-b.png", "a/x.png", "a/b/c.png", "a b/c.png", "a.b/e.png", "a0.png"]
+    names += ["a/b-c.png", "a/b.png", "Z/q.png", "\u00e9/\u00fc.png"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "link").symlink_to(tmp_path / "a")  # a link to a folder is not followed
+    assert list_files(tmp_path) == sorted(names)
 
 
 def test_bad_files_are_skipped_with_a_reason(image_folder):
@@ -80,7 +104,7 @@ def test_bad_files_are_skipped_with_a_reason(image_folder):
     (train / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     (train / "empty.jpg").write_bytes(b"")
     loaded = load_folder(train, (28, 28), "skip", 10**6)
-    assert len(loaded.files) == 24
+    assert loaded.files == 24
     reasons = {entry["file"]: entry["reason"] for entry in loaded.skipped}
     assert set(reasons) == {"notes.txt", "broken.png", "empty.jpg"}
     assert reasons["notes.txt"] == "not an image file extension"
@@ -108,7 +132,7 @@ def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path):
     Image.new("L", (200, 100)).save(tmp_path / "big.png")
     Image.new("L", (10, 10)).save(tmp_path / "small.png")
     loaded = load_folder(tmp_path, (8, 8), "skip", 5_000)
-    assert loaded.files == ["small.png"]
+    assert loaded.names == ["small.png"]
     assert "200x100 is 20000 pixels, over data.max_pixels (5000)" in loaded.skipped[0]["reason"]
 
 
@@ -117,7 +141,7 @@ def test_worker_count_does_not_change_a_byte(image_folder):
     one = load_folder(image_folder / "train", (28, 28), "skip", 10**6, workers=1)
     two = load_folder(image_folder / "train", (28, 28), "skip", 10**6, workers=2)
     assert one.images.tobytes() == two.images.tobytes()
-    assert one.files == two.files and one.skipped == two.skipped
+    assert one.names == two.names and one.skipped == two.skipped
     assert one.rows == 24 and one.images.shape == (24, 28, 28, 1)
 
 
@@ -127,11 +151,9 @@ def test_patches_are_seeded_native_resolution_crops(tmp_path):
     Image.fromarray(pixels).save(tmp_path / "in" / "a.png")
     Image.fromarray(pixels[:10, :10]).save(tmp_path / "in" / "small.png")
     reader = Reader("patches", (16, 16), 10**6, per_image=5, seed=3)
-    paths = list_files(tmp_path / "in")
-    with mapper(2) as imap:
-        report = write_split(tmp_path / "in", paths, reader, tmp_path / "p.npy", "skip", imap)
+    report = read_split(tmp_path / "in", reader, tmp_path / "p.npy", workers=2)
     patches = load_array(tmp_path / "p.npy")[..., 0]
-    assert patches.shape == (5, 16, 16) and report.files == ["a.png"]
+    assert patches.shape == (5, 16, 16) and report.names == ["a.png"]
     assert "10x10 is smaller than data.patch_size (16)" in report.skipped[0]["reason"]
     full = pixels.astype(np.float32) / 255
     for patch in patches:  # each patch is a piece of the image, not a resized copy
@@ -142,7 +164,13 @@ def test_patches_are_seeded_native_resolution_crops(tmp_path):
             if np.array_equal(full[t : t + 16, s : s + 16], patch)
         ]
         assert hits
-    write_split(tmp_path / "in", paths, reader, tmp_path / "q.npy", "skip", map)
+    read_split(tmp_path / "in", reader, tmp_path / "q.npy", workers=1)
     assert (tmp_path / "p.npy").read_bytes() == (tmp_path / "q.npy").read_bytes()
-    crop = Reader("crop", (20, 20), 10**6)((0, tmp_path / "in" / "a.png"))
+    # A file's patches depend on its name, not on the files beside it.
+    (tmp_path / "in" / "0.png").write_bytes((tmp_path / "in" / "a.png").read_bytes())
+    read_split(tmp_path / "in", reader, tmp_path / "r.npy", workers=1)
+    before, after = load_array(tmp_path / "p.npy"), load_array(tmp_path / "r.npy")
+    np.testing.assert_array_equal(after[5:], before)
+    assert not np.array_equal(after[:5], before)
+    crop = Reader("crop", (20, 20), 10**6).read(str(tmp_path / "in" / "a.png"), "a.png")
     np.testing.assert_array_equal(crop[0], full[15:35, 25:45])

@@ -75,6 +75,17 @@ def test_bad_train_param_is_one_clear_line(tmp_path, key, value, message):
     assert message in str(error.value)
 
 
+def test_unquoted_on_off_read_as_the_words(tmp_path):
+    # YAML (and `dvc exp run -S train.stream=off`) turns a bare off into False.
+    path = tmp_path / "params.yaml"
+    text = (REPO / "params.yaml").read_text()
+    path.write_text(text.replace("  stream: auto", "  stream: off"))
+    assert load_section(path, "train", TrainParams).stream == "off"
+    path.write_text(text.replace("  distribute: auto", "  distribute: on"))
+    with pytest.raises(UserError, match="train.distribute: 'on' is not allowed; it must be auto"):
+        load_section(path, "train", TrainParams)
+
+
 def run_stage(stage, params_path, *args):
     return subprocess.run(
         [sys.executable, "-m", f"stages.{stage}", "--params", str(params_path), *args],

@@ -131,11 +131,18 @@ def measure(args: list, cwd: Path) -> tuple[float, float, str]:
     return seconds, rss, output
 
 
-def best(pattern: re.Pattern, args: list, cwd: Path, first: str | None = None) -> float:
-    """The shortest of three runs of the seconds that ``pattern`` finds in a command's output:
-    timings on a shared machine vary by tens of percent from run to run."""
-    outputs = [first or measure(args, cwd)[2], measure(args, cwd)[2], measure(args, cwd)[2]]
-    return min(float(pattern.search(output).group(1)) for output in outputs)
+ROUNDS = 5
+
+
+def side_by_side(pattern: re.Pattern, stage_args: list, bare_args: list, cwd: Path):
+    """The shortest of ``ROUNDS`` runs each of the seconds that ``pattern`` finds in the
+    stage's and in the bare command's output, the two run in turn: timings on a shared machine
+    drift by tens of percent, and taking turns lets both see the same drift."""
+    stage_seconds, bare_seconds = [], []
+    for _ in range(ROUNDS):
+        for args, seconds in ((stage_args, stage_seconds), (bare_args, bare_seconds)):
+            seconds.append(float(pattern.search(measure(args, cwd)[2]).group(1)))
+    return min(stage_seconds), min(bare_seconds)
 
 
 def make_project(project: Path, data_dir: Path) -> None:
@@ -171,14 +178,17 @@ def run_size(work: Path, n: int, rss: dict, report: bool) -> None:
     data, project = work / f"images-{n}", work / f"project-{n}"
     total = make_folder(data, n)
     make_project(project, data)
-    bare = bare_decode(data)
     out = project / "scratch"
-    seconds, rss["preprocess", n], output = measure(
+    seconds, rss["preprocess", n], _ = measure(
         stage("preprocess", "--out-dir", out / "clean"), project
     )
     if report:
-        reading = best(READ, stage("preprocess", "--out-dir", out / "clean"), project, output)
-        bare = min(bare, bare_decode(data), bare_decode(data))
+        readings, bares = [], []
+        for _ in range(ROUNDS):  # in turn, as side_by_side does
+            output = measure(stage("preprocess", "--out-dir", out / "clean"), project)[2]
+            readings.append(float(READ.search(output).group(1)))
+            bares.append(bare_decode(data))
+        reading, bare = min(readings), min(bares)
         print(
             f"preprocess: {total / reading:,.0f} images/s in the stage ({total / seconds:,.0f} "
             f"counting Python's start-up), {total / bare:,.0f} images/s bare decode: ratio "
@@ -194,13 +204,12 @@ def run_size(work: Path, n: int, rss: dict, report: bool) -> None:
             train_args = ["--model", model, "--level", 0.5, "--clean-dir", out / "clean"]
             train_args += ["--noisy-dir", out / "noisy", "--model-dir", out / f"model-{model}"]
             train_args += ["--live-dir", out / "live"]
-            _, peak, output = measure(stage("train", *train_args), project)
+            _, peak, _ = measure(stage("train", *train_args), project)
             rss[f"train {model} stream {streamed}", n] = peak
             if report:
                 bare = [sys.executable, "-c", BARE_FIT, "params.yaml", model]
                 bare += [out / "clean", out / "noisy"]
-                fit = best(FIT, stage("train", *train_args), project, first=output)
-                bare_fit = best(FIT, bare, project)
+                fit, bare_fit = side_by_side(FIT, stage("train", *train_args), bare, project)
                 epochs = params["models"][model]["epochs"]
                 print(
                     f"train {model} (stream {streamed}): {fit / epochs:.2f} s an epoch, bare "
@@ -222,11 +231,12 @@ def run_size(work: Path, n: int, rss: dict, report: bool) -> None:
         "--metrics",
         out / "m.json",
     ]
-    _, rss["denoise", n], output = measure(stage("denoise", *denoise_args), project)
+    _, rss["denoise", n], _ = measure(stage("denoise", *denoise_args), project)
     if report:
-        predict = best(PREDICT, stage("denoise", *denoise_args), project, first=output)
         bare = [sys.executable, "-c", BARE_PREDICT, out / "model-dense/model.keras"]
-        bare_predict = best(PREDICT, [*bare, out / "noisy", 256], project)
+        bare += [out / "noisy", 256]
+        denoise = stage("denoise", *denoise_args)
+        predict, bare_predict = side_by_side(PREDICT, denoise, bare, project)
         images = total
         print(
             f"denoise: {images / predict:,.0f} images/s through the stage, "

@@ -104,6 +104,12 @@ class RowWriter:
 
     def write(self, rows: np.ndarray) -> None:
         """Append ``rows`` (shape (k, *row_shape)) after those already written."""
+        if self.count + len(rows) > self.capacity:
+            # Preprocess counts the files before reading them: a folder that grew in between.
+            raise UserError(
+                f"{self.path}: more rows than the {self.capacity} planned; did the input files "
+                "change while the stage ran? Run it again"
+            )
         self.handle.write(np.ascontiguousarray(rows, dtype=np.float32).tobytes())
         self.count += len(rows)
 

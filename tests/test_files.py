@@ -45,6 +45,8 @@ def test_row_writer_fills_and_cuts_to_the_rows_written(tmp_path, array_file, mon
     writer = RowWriter(tmp_path / "b.npy", 60, (4, 3, 1))
     writer.write(array[:30])
     writer.write(array[30:])
+    with pytest.raises(UserError, match="more rows than the 60 planned"):
+        writer.write(array[:11])
     writer.close()  # 10 planned rows never came (skipped files): the file is cut to 50
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), array)
     monkeypatch.setattr("denoising.files.CHUNK_BYTES", 4 * 3 * 4 * 7)  # 7 rows a chunk

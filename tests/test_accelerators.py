@@ -27,6 +27,13 @@ with strategy.scope():
 clean = np.random.default_rng(0).uniform(size=(16, 8, 8, 1)).astype("float32")
 history = model.fit(clean + 0.1, clean, epochs=2, batch_size=8, verbose=0)
 print("replicas", strategy.num_replicas_in_sync, "loss", history.history["loss"][-1])
+
+# The train stage's batches for blind, fresh-noise and streamed training come through tf.data.
+from denoising.batches import NoisyBatches
+
+batches = NoisyBatches(clean, "gaussian", 0.1, True, "clean", 8, 0)
+history = model.fit(batches.dataset(2), epochs=2, steps_per_epoch=len(batches), verbose=0)
+print("tf.data epochs", len(history.history["loss"]))
 """
 
 
@@ -36,3 +43,4 @@ def test_mirrored_strategy_trains_on_two_logical_devices():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2 loss" in result.stdout
+    assert "tf.data epochs 2" in result.stdout

@@ -10,6 +10,7 @@ a PNG of the input's size under OUTDIR, at the input's path relative to its fold
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -108,10 +109,11 @@ def output_paths(found: list[tuple[Path, Path]], inputs: list[Path], out_dir: Pa
             raise UserError(f"-o {out_dir}: it is inside input folder {item}; choose another")
     targets = [out_dir / relative.with_suffix(".png") for _, relative in found]
     # Two inputs that differ only in extension (a.jpg, a.png) keep their extension in the name.
-    names = [target.as_posix() for target in targets]
+    # (Counted once: a count per target would take quadratic time on a folder of thousands.)
+    uses = Counter(targets)
     targets = [
-        out_dir / relative.with_name(relative.name + ".png") if names.count(name) > 1 else target
-        for (_, relative), target, name in zip(found, targets, names, strict=True)
+        out_dir / relative.with_name(relative.name + ".png") if uses[target] > 1 else target
+        for (_, relative), target in zip(found, targets, strict=True)
     ]
     sources = {path.resolve() for path, _ in found}
     for target in targets:

@@ -23,11 +23,14 @@ def ssim(clean: np.ndarray, estimate: np.ndarray) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def quality(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
-    """Mean PSNR and mean SSIM of ``estimate`` against ``clean``, over the images."""
+def image_scores(clean: np.ndarray, estimate: np.ndarray) -> dict[str, np.ndarray]:
+    """PSNR and SSIM of each image of ``estimate`` against ``clean``, computed in float64, so
+    that scores of a split taken chunk by chunk can be averaged afterwards."""
     clean = clean.astype(np.float64)
     estimate = estimate.astype(np.float64)
-    return {
-        "psnr": float(np.mean(psnr(clean, estimate))),
-        "ssim": float(np.mean(ssim(clean, estimate))),
-    }
+    return {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate)}
+
+
+def quality(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
+    """Mean PSNR and mean SSIM of ``estimate`` against ``clean``, over the images."""
+    return {name: float(np.mean(values)) for name, values in image_scores(clean, estimate).items()}

@@ -9,7 +9,7 @@ import numpy as np
 
 from denoising.cli import run_stage
 from denoising.files import SPLITS, RowFile, RowWriter, atomic_dir, read_rows, save_json
-from denoising.metrics import psnr, ssim
+from denoising.metrics import image_scores
 from denoising.params import DenoiseParams, load_section
 
 log = logging.getLogger("denoise")
@@ -46,10 +46,9 @@ def main() -> None:
                 writer.write(denoised)
                 if split == "test":
                     clean = read_rows(args.clean_dir / "test.npy", rows)
-                    exact = clean.astype(np.float64)  # scored in float64, as compare does
                     for name, estimate in (("noisy", noisy), ("denoised", denoised)):
-                        scores[f"psnr_{name}"].append(psnr(exact, estimate.astype(np.float64)))
-                        scores[f"ssim_{name}"].append(ssim(exact, estimate.astype(np.float64)))
+                        for metric, values in image_scores(clean, estimate).items():
+                            scores[f"{metric}_{name}"].append(values)
                     loss = model.evaluate(noisy, clean, batch_size=params.batch_size, verbose=0)
                     loss_sum += float(loss) * len(clean)
             writer.close()

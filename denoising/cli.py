@@ -1,18 +1,33 @@
 """Run a stage's main() the same way everywhere: logging set up once, user errors in one line."""
 
+import errno
 import logging
 import sys
 from collections.abc import Callable
 
 from denoising.errors import UserError
 
+# A full disk (or quota) is the user's to fix; the atomic writers have removed their temporaries.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Call ``main``; turn a ``UserError`` into ``error: ...`` lines on stderr and exit code 2."""
+    """Call ``main``; turn a ``UserError`` into ``error: ...`` lines on stderr and exit code 2,
+    and so a full disk, which is named with the file being written."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         main()
     except UserError as error:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(
+            f"error: {where}no space left on the disk ({error.strerror}); the file being "
+            "written was removed, nothing half-written is kept; free some space and run again",
+            file=sys.stderr,
+        )
         sys.exit(2)

@@ -3,8 +3,14 @@
     denoise-images MODEL INPUT... -o OUTDIR [--tile 256 --overlap 32] [--batch 8]
 
 MODEL is a model.keras file (or the folder holding it) with the card.json that the train stage
-writes beside it. INPUT is any mix of image files and folders (read recursively). Each result is
-a PNG of the input's size under OUTDIR, at the input's path relative to its folder.
+writes beside it. INPUT is any mix of image files and folders (read recursively).
+
+Where results go: each is a PNG of the input's size, at OUTDIR/<its path relative to the folder
+given> (a file given by itself: OUTDIR/<its name>), with the extension replaced by .png. Inputs
+that differ only in extension (a.jpg, a.tif) keep it: a.jpg.png, a.tif.png. If two inputs
+would still share an output (the same relative path under two folders, one file given twice),
+nothing is written and the colliding inputs are named. An existing file is never overwritten
+unless --overwrite is given; without it, nothing is written and the file is named.
 """
 
 import argparse
@@ -20,7 +26,14 @@ from tqdm import tqdm
 from denoising.cli import run_stage
 from denoising.errors import UserError
 from denoising.files import atomic_path, load_json
-from denoising.images import READ_ERRORS, find_files, load_full, save_png, skip_reason
+from denoising.images import (
+    READ_ERRORS,
+    irregular_reason,
+    list_files,
+    load_full,
+    save_png,
+    skip_reason,
+)
 from denoising.tiles import Tiling, predict_tiled, receptive_radius
 
 
@@ -51,7 +64,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("true", "false"),
         help="for a fixed-size (dense) model: resize to its size, denoise, resize back",
     )
-    parser.add_argument("--max-pixels", type=int, default=200_000_000)
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=200_000_000,
+        help="larger images are skipped as unreadable (200000000)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace results that already exist in OUTDIR (never an input image)",
+    )
     args = parser.parse_args(argv)
     args.resize = args.resize == "true"  # "--resize false" too, for params templated by DVC
     if args.tile < 8:
@@ -60,12 +83,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--overlap: {args.overlap} must be >= 0 and at most half of --tile")
     if args.batch < 1:
         parser.error(f"--batch: {args.batch} must be at least 1")
+    if args.max_pixels < 1:
+        parser.error(f"--max-pixels: {args.max_pixels} must be at least 1")
     return args
 
 
 def read_card(model: Path) -> tuple[Path, dict]:
     """The model file and its card; a model without a card is refused, since nothing else says
-    what input it takes."""
+    what input it takes. The card is validated as strictly as ``params.yaml``."""
     path = model / "model.keras" if model.is_dir() else model
     if not path.is_file():
         raise UserError(f"{model}: no model file here; give a model.keras or its folder")
@@ -75,24 +100,106 @@ def read_card(model: Path) -> tuple[Path, dict]:
             f"{path}: no card.json beside it; denoise-images only runs models trained by this "
             "pipeline, whose card says what input they take"
         )
-    card = load_json(card_path)
-    if not {"model", "input_shape", "size_multiple"} <= card.keys():
-        raise UserError(f"{card_path}: not a model card (needs model, input_shape, size_multiple)")
-    return path, card
+    return path, check_card(card_path)
+
+
+# What denoise-images reads from a card, and what each key must be.
+CARD_RULES = {
+    "model": (lambda v: isinstance(v, str) and v != "", "a model name (a non-empty string)"),
+    "input_shape": (
+        lambda v: (
+            v == "any"
+            or (
+                isinstance(v, list)
+                and len(v) == 3
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
+                and v[2] == 1
+            )
+        ),
+        '"any", or [height, width, 1] of positive integers',
+    ),
+    "size_multiple": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "an integer >= 1",
+    ),
+}
+
+
+def check_card(card_path: Path) -> dict:
+    """Read and validate a card: one ``UserError`` line naming the card and the key."""
+    try:
+        card = load_json(card_path)
+    except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError included
+        raise UserError(f"{card_path}: not a readable JSON model card ({error})") from None
+    if not isinstance(card, dict):
+        raise UserError(f"{card_path}: not a model card: expected a JSON object")
+    problems = []
+    for key, (check, allowed) in CARD_RULES.items():
+        if key not in card:
+            problems.append(f"{card_path}: {key}: missing; it must be {allowed}")
+        elif not check(card[key]):
+            value = card[key]
+            problems.append(f"{card_path}: {key}: {value!r} is not allowed; it must be {allowed}")
+    if problems:
+        raise UserError("\n".join(problems))
+    return card
+
+
+def load_model(path: Path, card: dict):
+    """Load the model (code in it, such as a Lambda layer, is refused by Keras' safe mode) and
+    check that it is the model its card describes, with a probe image of the card's size."""
+    import keras  # Imported late, so that argument errors show before TensorFlow starts.
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a damaged or unsafe file.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UserError(
+            f"{path}: cannot load this model ({type(error).__name__}: {reason[:300]})"
+        ) from None
+    card_path = path.with_name("card.json")
+    shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else None
+    if shape is None or len(shape) != 3 or shape[2] != 1:
+        raise UserError(f"{path}: takes inputs {shape}; this command needs one grey channel")
+    fixed = card["input_shape"] != "any"
+    if fixed and shape != tuple(card["input_shape"]):
+        raise UserError(
+            f"{card_path}: input_shape: {card['input_shape']} contradicts the model, which "
+            f"takes {list(shape)}"
+        )
+    if not fixed and shape[:2] != (None, None):
+        raise UserError(
+            f"{card_path}: input_shape: 'any' contradicts the model, which takes only "
+            f"{list(shape)}"
+        )
+    # An odd multiple of the card's size multiple: too small a multiple shows as a failure.
+    side = 3 * card["size_multiple"]
+    probe = np.zeros((1, *(shape[:2] if fixed else (side, side)), 1), dtype=np.float32)
+    try:
+        output = np.asarray(model.predict_on_batch(probe))
+    except Exception:  # TensorFlow raises its own types for shapes that do not fit.
+        output = None
+    if output is None or output.shape != probe.shape:
+        raise UserError(
+            f"{card_path}: size_multiple: {card['size_multiple']} contradicts the model, which "
+            f"cannot map a {probe.shape[2]}x{probe.shape[1]} image to the same size"
+        )
+    return model
 
 
 def list_inputs(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[dict]]:
     """(file, path relative to its input) for every image, and the files skipped by name."""
     found, skipped = [], []
     for item in inputs:
-        if item.is_file():
-            pairs = [(item, Path(item.name))]
-        elif item.is_dir():
-            pairs = [(path, path.relative_to(item)) for path in find_files(item)]
+        if item.is_dir():
+            names = list_files(item)
+        elif item.exists():
+            names, item = [item.name], item.parent
         else:
             raise UserError(f"{item}: no such file or folder")
-        for path, relative in pairs:
-            reason = skip_reason(path)
+        for name in names:
+            path, relative = item / name, Path(name)
+            reason = skip_reason(name) or irregular_reason(path)
             if reason is None:
                 found.append((path, relative))
             else:
@@ -100,9 +207,12 @@ def list_inputs(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[dict]
     return found, skipped
 
 
-def output_paths(found: list[tuple[Path, Path]], inputs: list[Path], out_dir: Path) -> list[Path]:
-    """Where each result goes: OUTDIR/relative path, as .png. Refuses any layout in which an
-    output could overwrite an input, or land where a later run would read it as input."""
+def output_paths(
+    found: list[tuple[Path, Path]], inputs: list[Path], out_dir: Path, overwrite: bool
+) -> list[Path]:
+    """Where each result goes (the rule is in the module's docstring). Refuses, before anything
+    is written, any plan in which two inputs share an output, an output would replace an input,
+    an output exists already (unless ``overwrite``), or outputs land inside an input folder."""
     resolved = out_dir.resolve()
     for item in inputs:
         if item.is_dir() and resolved.is_relative_to(item.resolve()):
@@ -115,10 +225,26 @@ def output_paths(found: list[tuple[Path, Path]], inputs: list[Path], out_dir: Pa
         out_dir / relative.with_name(relative.name + ".png") if uses[target] > 1 else target
         for (_, relative), target in zip(found, targets, strict=True)
     ]
+    first_input: dict[Path, int] = {}
+    for index, target in enumerate(targets):
+        other = first_input.setdefault(target, index)
+        if other != index:
+            raise UserError(
+                f"{found[other][0]} and {found[index][0]} would both be written to {target}; "
+                "nothing was written. Denoise them into different -o folders, or rename one"
+            )
     sources = {path.resolve() for path, _ in found}
+    existing = []
     for target in targets:
         if target.resolve() in sources:
             raise UserError(f"{target}: would overwrite an input image; choose another -o")
+        if target.exists() or target.is_symlink():
+            if not target.is_file() or not overwrite:
+                existing.append(target)
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        allowed = "" if existing[0].is_dir() else "; --overwrite replaces existing results"
+        raise UserError(f"{existing[0]}: already exists{more}; nothing was written{allowed}")
     return targets
 
 
@@ -173,15 +299,14 @@ def check_size(path: Path, image: np.ndarray, card: dict, resize: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise UserError(f"-o {args.out_dir}: is a file; -o must be a folder (made if missing)")
     model_path, card = read_card(args.model)
     found, skipped = list_inputs(args.inputs)
-    targets = output_paths(found, args.inputs, args.out_dir)
     if not found:
         raise UserError("no image files among the inputs")
-
-    import keras  # Imported late, so that argument errors show before TensorFlow starts.
-
-    model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    targets = output_paths(found, args.inputs, args.out_dir, args.overwrite)
+    model = load_model(model_path, card)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(batch))
@@ -199,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
         check_size(path, image.channels, card, args.resize)
         image.channels = denoise(image.channels, predict, card, tiling)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target) as temporary:
+        with atomic_path(target, overwrite=args.overwrite) as temporary:
             save_png(temporary, image)
         pixels += image.channels.shape[0] * image.channels.shape[1]
         done += 1

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny, seeded image folders written to a temporary path."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,6 +36,46 @@ def image_folder(tmp_path: Path) -> Path:
     write_digit_like_images(tmp_path / "train", 24, seed=1)
     write_digit_like_images(tmp_path / "test", 8, seed=2)
     return tmp_path
+
+
+def save_with_card(model, folder: Path, input_shape, multiple: int) -> Path:
+    """Save a Keras model with the card that denoise-images needs beside it."""
+    from denoising.models import save_model
+
+    folder.mkdir(parents=True)
+    save_model(model, folder / "model.keras")
+    card = {"model": model.name, "input_shape": input_shape, "size_multiple": multiple}
+    (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """An identity model (so outputs must equal inputs), a small conv and a 28x28 dense."""
+    root = tmp_path_factory.mktemp("models")
+    import keras
+    from keras import layers
+
+    from denoising.models import build_model
+    from denoising.params import ConvParams, DenseParams
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(None, None, 1))
+    identity = keras.Model(inputs, layers.Identity()(inputs), name="identity")
+    conv = build_model("conv", ConvParams(filters=[4, 4]), (28, 28, 1), 1e-3, "mse")
+    dense = build_model("dense", DenseParams(hidden=[16]), (28, 28, 1), 1e-3, "mse")
+    return {
+        "identity": save_with_card(identity, root / "identity", "any", 1),
+        "conv": save_with_card(conv, root / "conv", "any", 4),
+        "dense": save_with_card(dense, root / "dense", [28, 28, 1], 1),
+    }
+
+
+def gradient(width: int = 40, height: int = 30) -> np.ndarray:
+    ramp = np.linspace(0, 255, width, dtype=np.uint8)
+    return np.stack([np.tile(ramp, (height, 1)), np.tile(ramp[::-1], (height, 1))] * 2, -1)[
+        ..., :3
+    ]
 
 
 PIPELINE_FILES = [

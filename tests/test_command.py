@@ -1,6 +1,5 @@
 """denoise-images: formats and modes, 16-bit, nested folders, bad files, cards, tiling."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,45 +7,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from keras import layers
 from PIL import Image
 
-from conftest import pipeline_env
+from conftest import gradient, pipeline_env
 from denoising.command import main
-from denoising.models import build_model, save_model
-from denoising.params import ConvParams, DenseParams
 from denoising.tiles import Tiling, pad_to_multiple, predict_tiled, receptive_radius
-
-
-def save_with_card(model: keras.Model, folder: Path, input_shape, multiple: int) -> Path:
-    folder.mkdir(parents=True)
-    save_model(model, folder / "model.keras")
-    card = {"model": model.name, "input_shape": input_shape, "size_multiple": multiple}
-    (folder / "card.json").write_text(json.dumps(card))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    """An identity model (so outputs must equal inputs), a small conv and a 28x28 dense."""
-    root = tmp_path_factory.mktemp("models")
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input(shape=(None, None, 1))
-    identity = keras.Model(inputs, layers.Identity()(inputs), name="identity")
-    conv = build_model("conv", ConvParams(filters=[4, 4]), (28, 28, 1), 1e-3, "mse")
-    dense = build_model("dense", DenseParams(hidden=[16]), (28, 28, 1), 1e-3, "mse")
-    return {
-        "identity": save_with_card(identity, root / "identity", "any", 1),
-        "conv": save_with_card(conv, root / "conv", "any", 4),
-        "dense": save_with_card(dense, root / "dense", [28, 28, 1], 1),
-    }
-
-
-def gradient(width: int = 40, height: int = 30) -> np.ndarray:
-    ramp = np.linspace(0, 255, width, dtype=np.uint8)
-    return np.stack([np.tile(ramp, (height, 1)), np.tile(ramp[::-1], (height, 1))] * 2, -1)[
-        ..., :3
-    ]
 
 
 def errors(capsys) -> str:

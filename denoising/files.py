@@ -1,5 +1,6 @@
 """Atomic writes and safe reads, so a failed or interrupted stage never leaves half a file."""
 
+import io
 import json
 import os
 import shutil
@@ -16,6 +17,20 @@ from denoising.errors import UserError
 SPLITS = ("train", "test")
 
 
+def _umask() -> int:
+    """The process's umask. It can only be read by setting it, so it is set straight back."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _open_mode(path: Path, mode: int) -> None:
+    """Give a temporary the permissions that a plain ``open()`` or ``mkdir()`` would have:
+    ``mkstemp`` and ``mkdtemp`` make them private (0600, 0700), which would lock a shared
+    results folder or model away from the group."""
+    os.chmod(path, mode & ~_umask())
+
+
 def _remove_stale(pattern: str, parent: Path) -> None:
     """Remove temporaries that a run killed with no chance to clean up (kill -9) left behind."""
     for stale in parent.glob(pattern):
@@ -25,9 +40,38 @@ def _remove_stale(pattern: str, parent: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
+# The names of the temporaries that atomic_path and atomic_dir make: hidden, with ".tmp".
+TEMPORARY_PATTERNS = (".*.tmp-*", ".*.tmp.*")
+
+
+def remove_stale_temporaries(roots: list[Path]) -> list[Path]:
+    """Remove the temporaries that killed stages (kill -9) left anywhere under each of ``roots``
+    or directly beside it (where ``atomic_dir`` puts the temporary of a whole folder), and
+    return them. Only for a time when no stage is writing, such as the pipeline's first stage."""
+    places = [(Path(root), "**/") for root in roots] + [(Path(root).parent, "") for root in roots]
+    found = {
+        stale
+        for folder, depth in places
+        if folder.is_dir()
+        for pattern in TEMPORARY_PATTERNS
+        for stale in folder.glob(depth + pattern)
+    }
+    for stale in sorted(found, reverse=True):  # inner ones first
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    return sorted(found)
+
+
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+def atomic_path(path: Path, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    With ``overwrite=False`` an existing ``path`` is never replaced, even one that appeared
+    while the block ran: the temporary is linked into place, which fails if the name is taken,
+    and that is a ``UserError`` naming it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary name keeps the suffix, because some writers (Keras) choose a format by it.
@@ -36,9 +80,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
     os.close(handle)
     temporary = Path(temporary)
+    _open_mode(temporary, 0o666)
     try:
         yield temporary
-        os.replace(temporary, path)
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                raise UserError(
+                    f"{path}: already exists; nothing was written over it (--overwrite allows it)"
+                ) from None
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -51,6 +104,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(f".{path.name}.tmp-*", path.parent)
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    _open_mode(temporary, 0o777)
     try:
         yield temporary
         if path.exists():
@@ -114,17 +168,31 @@ class RowWriter:
         self.count += len(rows)
 
     def close(self) -> None:
-        """Finish the file; if fewer rows came than planned (skipped files), cut it to size."""
+        """Finish the file; if fewer rows came than planned (skipped files), cut it to size in
+        place: a new header, then truncation, so no second copy ever needs the disk."""
+        if self.count < self.capacity:
+            header = npy_header(self.count, self.row_shape, self.offset)
+            self.handle.seek(0)
+            self.handle.write(header)
+            self.handle.truncate(self.offset + self.count * int(np.prod(self.row_shape)) * 4)
         self.handle.close()
-        if self.count == self.capacity:
-            return
-        shorter = RowWriter(
-            self.path.with_name(f".{self.path.name}.shrink"), self.count, self.row_shape
-        )
-        for start in range(0, self.count, 4096):
-            shorter.write(read_rows(self.path, slice(start, min(start + 4096, self.count))))
-        shorter.close()
-        os.replace(shorter.path, self.path)
+
+
+def npy_header(rows: int, row_shape: tuple[int, ...], length: int) -> bytes:
+    """The ``.npy`` (version 1.0) header of a float32 array of ``rows`` rows, padded with spaces
+    to exactly ``length`` bytes, so it can replace a header of that length in place. A smaller
+    first dimension never needs more room than the header it replaces."""
+    buffer = io.BytesIO()
+    fields = {"descr": "<f4", "fortran_order": False, "shape": (rows, *row_shape)}
+    np.lib.format.write_array_header_1_0(buffer, fields)
+    header = buffer.getvalue()
+    if len(header) == length:
+        return header
+    # NumPy pads to a multiple of 64; here the padding is ours, ending in a newline as it must.
+    magic = header[:8]
+    text = header[10:].rstrip(b" \n")
+    body = text + b" " * (length - 10 - len(text) - 1) + b"\n"
+    return magic + len(body).to_bytes(2, "little") + body
 
 
 def read_rows(path: Path, index) -> np.ndarray:

@@ -24,6 +24,7 @@ from denoising.images import (
     READ_ERRORS,
     SYSTEM_FILE,
     center_crop,
+    irregular_reason,
     load_grayscale,
     load_native,
     random_patches,
@@ -59,7 +60,7 @@ class Reader:
         Patches come from a generator seeded with (seed, a hash of ``name``), so they depend on
         neither the worker that cuts them nor the other files in the folder.
         """
-        reason = skip_reason(name)
+        reason = skip_reason(name) or irregular_reason(path)
         if reason is not None:
             return reason
         try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from denoising.errors import UserError
 
@@ -26,8 +26,13 @@ WIDE_MODE_SCALE = {
     "I;16N": 65535.0,
     "F": 1.0,
 }
-# What Pillow raises for a file it cannot read; anything else is a bug, and should show as one.
-READ_ERRORS = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError)
+# What reading one file may raise. Pillow's decoders and metadata parsers raise many types for
+# a damaged file (SyntaxError from a corrupt EXIF block, struct.error, EOFError, IndexError,
+# TypeError, ...); a fuzz test found them. Each is that file's problem, never the whole run's:
+# the file is skipped and named, or, with on_error "fail", named in one line.
+READ_ERRORS = (Exception,)
+NOT_REGULAR = "not a regular file (a FIFO, socket, device or broken link)"
+LINK_LOOP = "a link back to a folder above it (a loop); not followed"
 
 
 class ImageTooLarge(ValueError):
@@ -40,25 +45,33 @@ def walk_files(folder: Path) -> Iterator[str]:
     dataset of millions of files is walked in constant memory.
 
     Each folder's entries are sorted with a "/" after folder names and visited in that order,
-    which is exactly the order ``sorted()`` gives the full paths. Links to folders are not
-    followed, as in ``os.walk``.
+    which is exactly the order ``sorted()`` gives the full paths. Links to folders are followed,
+    except a link back to a folder that is being walked (a loop): that one is yielded as its name
+    with a "/" at the end, which ``skip_reason`` lists as skipped.
     """
     if not folder.is_dir():
         raise UserError(f"{folder}: folder not found; it must hold the images of this split")
-    return _walk(str(folder), "")
+    return _walk(str(folder), "", (os.path.realpath(folder),))
 
 
-def _walk(directory: str, prefix: str) -> Iterator[str]:
+def _walk(directory: str, prefix: str, above: tuple[str, ...]) -> Iterator[str]:
     try:
         with os.scandir(directory) as scan:
             entries = sorted(_sort_key(entry) for entry in scan)
     except OSError as error:
         raise UserError(f"{directory}: cannot list this folder ({error.strerror})") from None
     for key, kind in entries:
+        path = os.path.join(directory, key)
         if kind == "file":
             yield prefix + key
-        elif kind == "folder":
-            yield from _walk(os.path.join(directory, key), prefix + key)
+            continue
+        # The real paths of the folders above (one call per folder, not per file) catch a
+        # link that leads back up the tree.
+        real = os.path.realpath(path)
+        if kind == "link" and real in above:
+            yield prefix + key
+        else:
+            yield from _walk(path, prefix + key, (*above, real))
 
 
 def _sort_key(entry: os.DirEntry) -> tuple[str, str]:
@@ -89,8 +102,21 @@ class ImageTooSmall(ValueError):
 @contextmanager
 def open_image(path: Path, max_pixels: int) -> Iterator[Image.Image]:
     """Open an image with EXIF orientation applied; a multi-frame file (GIF, TIFF) gives its
-    first frame. The size is checked from the header, before any pixel is decoded."""
-    with Image.open(path) as image:
+    first frame. The size is checked from the header, before any pixel is decoded.
+
+    This check is the decompression-bomb guard, at ``max_pixels``: Pillow's own (at about 179
+    megapixels, also from the header) is set aside while the file opens, since it would refuse
+    images that ``max_pixels`` allows, and name a limit that is not the user's."""
+    reason = irregular_reason(path)
+    if reason is not None:
+        raise OSError(reason)
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+    with image:
         if image.width * image.height > max_pixels:
             raise ImageTooLarge(
                 f"{image.width}x{image.height} is {image.width * image.height} pixels, "
@@ -146,9 +172,16 @@ def center_crop(image: np.ndarray, size: int) -> np.ndarray:
     return image[top : top + size, left : left + size]
 
 
+def irregular_reason(path: Path | str) -> str | None:
+    """Why ``path`` cannot be opened as a file, or None: a FIFO would block the read forever."""
+    return None if os.path.isfile(path) else NOT_REGULAR
+
+
 def skip_reason(path: Path | str) -> str | None:
     """Why ``path`` is not even tried as an image, or None if it should be. (String functions,
     not ``Path``: preprocess asks this of every file in folders of millions.)"""
+    if str(path).endswith("/"):
+        return LINK_LOOP
     name = os.path.basename(path)
     if name.startswith(".") or name.lower() in SYSTEM_FILES:
         return SYSTEM_FILE

@@ -1,20 +1,17 @@
 """Keras model builders, looked up by name in ``BUILDERS``."""
 
 import json
-import os
 import re
 import tempfile
 import zipfile
 from pathlib import Path
 
-# Quiets TensorFlow's C++ info logs, which would bury the one line per epoch that users read.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ logs are quieted in denoising/__init__.py, before this import.
+import keras
+from keras import layers
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
-
-from denoising.files import atomic_path  # noqa: E402
-from denoising.params import ConvParams, DenseParams, DncnnParams, UnetParams  # noqa: E402
+from denoising.files import atomic_path
+from denoising.params import ConvParams, DenseParams, DncnnParams, UnetParams
 
 # A .keras file is a zip archive. Keras stamps it with the save time (in metadata.json and on the
 # weights entry) and numbers shared layers by their memory address (in config.json). We pin all

@@ -8,7 +8,7 @@ from PIL import Image
 from denoising.errors import UserError
 from denoising.files import load_array
 from denoising.folders import Reader, count_files, mapper, write_split
-from denoising.images import find_files, list_files, load_grayscale
+from denoising.images import LINK_LOOP, find_files, list_files, load_grayscale, skip_reason
 
 
 def read_split(folder, reader, out, on_error="skip", workers=1):
@@ -94,8 +94,17 @@ def test_walk_gives_sorted_paths_one_folder_at_a_time(tmp_path):
     for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    (tmp_path / "link").symlink_to(tmp_path / "a")  # a link to a folder is not followed
-    assert list_files(tmp_path) == sorted(names)
+    (tmp_path / "link").symlink_to(tmp_path / "a")  # a link to a folder is followed
+    linked = [f"link/{name[2:]}" for name in names if name.startswith("a/")]
+    assert list_files(tmp_path) == sorted(names + linked)
+
+
+def test_a_link_back_up_the_tree_is_listed_once_not_followed(tmp_path):
+    (tmp_path / "a/b").mkdir(parents=True)
+    (tmp_path / "a/b/x.png").write_bytes(b"")
+    (tmp_path / "a/b/up").symlink_to(tmp_path / "a")
+    assert list_files(tmp_path) == ["a/b/up/", "a/b/x.png"]
+    assert skip_reason("a/b/up/") == LINK_LOOP
 
 
 def test_bad_files_are_skipped_with_a_reason(image_folder):

@@ -202,6 +202,120 @@ class VisualizeParams:
     baselines: list = _rule(_baseline_list, f"a list of names from {', '.join(BASELINE_NAMES)}")
 
 
+APPLY_COLORS = ("per-channel", "gray")
+
+
+@dataclass(frozen=True)
+class ApplyParams:
+    model: str = _rule(
+        lambda v: isinstance(v, str) and v.count("/") == 1 and v.split("/")[0] in MODEL_NAMES,
+        f"<model>/<level> or <model>/blind, with a model from {', '.join(MODEL_NAMES)}",
+    )
+    input_dir: str = _rule(lambda v: isinstance(v, str) and v != "", "a folder path")
+    tile: int = _rule(lambda v: _is_int(v) and v >= 8, "an integer >= 8 (pixels)")
+    overlap: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (pixels)")
+    batch: int = _rule(_positive_int, "an integer >= 1")
+    color: str = _rule(lambda v: v in APPLY_COLORS, " or ".join(APPLY_COLORS))
+    resize: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+
+
+# Every section of params.yaml, and the class that validates it ("models" holds one section
+# per architecture, validated by MODEL_PARAMS).
+SECTIONS = {
+    "data": DataParams,
+    "noise": NoiseParams,
+    "train": TrainParams,
+    "denoise": DenoiseParams,
+    "baselines": BaselinesParams,
+    "apply": ApplyParams,
+    "visualize": VisualizeParams,
+}
+TOP_LEVEL = ("seed", *SECTIONS, "models")
+
+
+def validate_params(path: Path) -> None:
+    """Check the whole params file at once: every section and key, and the rules between
+    sections, so that a typo is caught before any stage runs, not only when DVC happens to
+    rerun the stage that reads it. Raises one ``UserError`` with a line per problem."""
+    data = read_params(path)
+    problems = [
+        f"{path}: {key}: unknown section; known sections are {', '.join(TOP_LEVEL)}"
+        for key in data
+        if key not in TOP_LEVEL
+    ]
+    built = {}
+    for name, cls in [*SECTIONS.items(), *((f"models.{m}", MODEL_PARAMS[m]) for m in MODEL_NAMES)]:
+        section = data.get(name.split(".")[0])
+        if name.startswith("models."):
+            if not isinstance(section, dict) or name[7:] not in section:
+                continue  # A model's section is needed only if it is trained (checked below).
+            section = section[name[7:]]
+        try:
+            built[name] = build_section(path, name, section, cls)
+        except UserError as error:
+            problems.extend(str(error).splitlines())
+    models = data.get("models")
+    if not isinstance(models, dict):
+        problems.append(f"{path}: section 'models' is missing or is not a mapping")
+    else:
+        problems.extend(
+            f"{path}: models.{key}: unknown model; known models are {', '.join(MODEL_NAMES)}"
+            for key in models
+            if key not in MODEL_NAMES
+        )
+    try:
+        load_seed(path)
+    except UserError as error:
+        problems.append(str(error))
+    problems.extend(cross_section_problems(path, built, models))
+    if problems:
+        raise UserError("\n".join(problems))
+
+
+def cross_section_problems(path: Path, built: dict, models) -> list[str]:
+    """The rules between sections, for the sections that are valid by themselves."""
+    problems = []
+    train, noise = built.get("train"), built.get("noise")
+    if train is not None and isinstance(models, dict):
+        problems.extend(
+            f"{path}: models.{name}: missing; train.models or train.blind_models names it"
+            for name in dict.fromkeys([*train.models, *train.blind_models])
+            if name not in models
+        )
+    visualize, baselines = built.get("visualize"), built.get("baselines")
+    if visualize is not None and baselines is not None:
+        problems.extend(
+            f"{path}: visualize.baselines: {name!r} is not run; it must be one of "
+            f"baselines.methods ({', '.join(baselines.methods) or 'none'})"
+            for name in visualize.baselines
+            if name not in baselines.methods
+        )
+    apply = built.get("apply")
+    if apply is not None and train is not None and noise is not None:
+        model, level = apply.model.split("/")
+        if level == "blind":
+            trained = model in train.blind_models
+            where = "train.blind_models"
+        else:
+            # DVC names the folders models/<model>/<level> with the level as YAML wrote it.
+            trained = model in train.models and level in {str(v) for v in noise.levels}
+            where = "train.models, with a level from noise.levels"
+        if not trained:
+            problems.append(
+                f"{path}: apply.model: {apply.model!r} is not trained; it must be "
+                f"<model>/<level> with a model in {where}"
+                if level != "blind"
+                else f"{path}: apply.model: {apply.model!r} is not trained; its model must be "
+                f"in {where}"
+            )
+        if apply.overlap > apply.tile // 2:
+            problems.append(
+                f"{path}: apply.overlap: {apply.overlap} is not allowed; it must be at most "
+                f"half of apply.tile ({apply.tile // 2})"
+            )
+    return problems
+
+
 def read_params(path: Path) -> dict:
     """Read the whole params file with ``yaml.safe_load``; nothing in it is run as code."""
     try:
@@ -222,6 +336,12 @@ def load_section(path: Path, name: str, cls: type):
     section = read_params(path)
     for part in name.split("."):
         section = section.get(part) if isinstance(section, dict) else None
+    return build_section(path, name, section, cls)
+
+
+def build_section(path: Path, name: str, section: Any, cls: type):
+    """Build ``cls`` from the mapping ``section`` (named ``name`` in the file at ``path``), or
+    raise one ``UserError`` with a line per problem: unknown, missing or disallowed keys."""
     if not isinstance(section, dict):
         raise UserError(f"{path}: section '{name}' is missing or is not a mapping")
     switches = {f.name for f in dataclasses.fields(cls) if f.metadata.get("switch")}

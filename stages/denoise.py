@@ -28,7 +28,10 @@ def main() -> None:
     args = parser.parse_args()
     params = load_section(args.params, "denoise", DenoiseParams)
 
-    import keras  # Imported late, so a params error shows before TensorFlow starts.
+    from denoising.quiet import load_tensorflow
+
+    load_tensorflow()  # Late, so a params error shows before TensorFlow starts.
+    import keras
 
     model = keras.saving.load_model(args.model, safe_mode=True)
     scores = {"psnr_noisy": [], "psnr_denoised": [], "ssim_noisy": [], "ssim_denoised": []}

@@ -102,6 +102,9 @@ def main() -> None:
         noisy = None if noisy is None else load_array(noisy.path)
 
     # Imported here so that a params error is reported before TensorFlow's slow start-up.
+    from denoising.quiet import load_tensorflow
+
+    load_tensorflow()
     import keras
     import tensorflow as tf
     from dvclive import Live

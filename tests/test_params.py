@@ -8,7 +8,7 @@ import yaml
 
 from conftest import REPO
 from denoising.errors import UserError
-from denoising.params import ConvParams, DenseParams, TrainParams, load_section
+from denoising.params import ConvParams, DenseParams, TrainParams, load_section, validate_params
 
 DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())
 
@@ -176,3 +176,57 @@ def test_negative_seed_is_rejected(tmp_path):
     result = run_stage("add_noise", path, "--level", "0.3", "--clean-dir", "x", "--out-dir", "x")
     assert result.returncode == 2
     assert "seed: -1 is not allowed; it must be an integer >= 0" in result.stderr
+
+
+def test_the_shipped_params_are_valid_as_a_whole():
+    validate_params(REPO / "params.yaml")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p["train"].update(epoch=30), "train.epoch: unknown key"),
+        (lambda p: p["apply"].update(tiles=4), "apply.tiles: unknown key"),
+        (lambda p: p.update(trian={"epochs": 3}), "trian: unknown section"),
+        (lambda p: p["models"].update(resnet={}), "models.resnet: unknown model"),
+        (lambda p: p["models"]["unet"].update(depht=3), "models.unet.depht: unknown key"),
+        (lambda p: p["noise"].update(levels=[]), "noise.levels: [] is not allowed"),
+        (
+            lambda p: p["visualize"].update(baselines=["nlm"]),
+            "visualize.baselines: 'nlm' is not run; it must be one of baselines.methods",
+        ),
+        (lambda p: p["apply"].update(model="conv/0.4"), "apply.model: 'conv/0.4' is not trained"),
+        (lambda p: p["apply"].update(model="unet/blind"), "apply.model: 'unet/blind' is not"),
+        (lambda p: p["apply"].update(overlap=200), "apply.overlap: 200 is not allowed"),
+        (lambda p: p["models"].pop("conv"), "models.conv: missing; train.models"),
+    ],
+)
+def test_the_whole_file_check_names_each_problem(tmp_path, change, message):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["baselines"]["methods"] = ["median", "bm3d"]
+    params["visualize"]["baselines"] = ["bm3d"]
+    change(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(UserError) as error:
+        validate_params(path)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_check_params_stage_fails_in_one_line_and_writes_nothing(tmp_path):
+    path = write_params(tmp_path, "train", "epoch", 30)
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.check_params", "--params", str(path)]
+        + ["--out", str(tmp_path / "ok.txt")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: {path}: train.epoch: unknown key; known keys are "
+        + ", ".join(TrainParams.__dataclass_fields__)
+    ]
+    assert not (tmp_path / "ok.txt").exists()

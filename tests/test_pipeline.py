@@ -3,12 +3,22 @@
 import csv
 import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 import yaml
 
-from conftest import dvc, make_project, ran_stages, run, set_param, write_digit_like_images
+from conftest import (
+    dvc,
+    make_project,
+    pipeline_env,
+    ran_stages,
+    run,
+    set_param,
+    write_digit_like_images,
+)
 
 LEVELS = [0.3, 0.8]
 MODELS = ["dense", "conv"]
@@ -38,9 +48,26 @@ def project(tmp_path_factory):
     )
 
 
+def repro_log(project, *args):
+    """Run ``dvc repro``; its return code and everything it and the stages printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", *args],
+        cwd=project,
+        env=pipeline_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
 def test_pipeline_end_to_end(project):
-    first = ran_stages(dvc(project, "repro"))
-    assert {"preprocess", "summarize", "add_noise@0.3", "baselines@0.8"} <= first
+    code, log = repro_log(project)
+    assert code == 0, log
+    first = ran_stages(log)
+    assert {"check_params", "preprocess", "summarize", "add_noise@0.3", "baselines@0.8"} <= first
+    # TensorFlow's C++ log lines (W0000/E0000 ..., cuInit on a CPU machine) look like failures.
+    assert not re.search(r"^[WE]\d{4} |cuInit|oneDNN", log, re.MULTILINE), log
     assert {f"train@{model}-{level}" for model in MODELS for level in LEVELS} <= first
     for level in LEVELS:
         for model in MODELS:
@@ -66,20 +93,55 @@ def test_pipeline_end_to_end(project):
     assert "up to date" in dvc(project, "status")
     assert ran_stages(dvc(project, "repro")) == set()
 
+    # Every edit of params.yaml reruns check_params, which writes the same bytes, so only the
+    # stages that read the changed key rerun after it.
     set_param(project, "visualize.n_samples", 4)
-    assert ran_stages(dvc(project, "repro")) == {f"visualize@{level}" for level in LEVELS}
+    visualize = {f"visualize@{level}" for level in LEVELS}
+    assert ran_stages(dvc(project, "repro")) == {"check_params", *visualize}
 
     # What a repro would run first, without paying for it: `dvc status` lists exactly the stages
     # whose own deps or params changed; the ones after them rerun only if their inputs change.
     set_param(project, "train.epochs", 2)
     stale = set(json.loads(dvc(project, "status", "--json")))
-    assert stale == {f"train@{model}-{level}" for model in MODELS for level in LEVELS}
+    train = {f"train@{model}-{level}" for model in MODELS for level in LEVELS}
+    assert stale == {"check_params", *train}
     set_param(project, "train.epochs", 1)
 
     set_param(project, "models.conv.filters", [4])
     stale = set(json.loads(dvc(project, "status", "--json")))
-    assert stale == {f"train@conv-{level}" for level in LEVELS}
+    assert stale == {"check_params", *(f"train@conv-{level}" for level in LEVELS)}
     set_param(project, "models.conv.filters", [4, 4])
+    assert "up to date" in dvc(project, "status")
+
+
+def test_an_unknown_key_stops_repro_and_exp_run_before_anything_runs(project):
+    dvc(project, "repro")
+    commit_all(project)
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(
+        text.replace("  epochs: 1\n", "  epochs: 1\n  epoch: 30\n")
+    )
+    code, log = repro_log(project)
+    (project / "params.yaml").write_text(text)
+    assert code != 0 and ran_stages(log) == {"check_params"}
+    errors = [line for line in log.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "train.epoch: unknown key" in errors[0], log
+    assert "Traceback" not in log
+
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "run", "-S", "+train.epoch=30"],
+        cwd=project,
+        env=pipeline_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    (project / "params.yaml").write_text(text)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and ran_stages(output) == {"check_params"}, output
+    assert "train.epoch: unknown key" in output
+    # The valid file back: check_params reruns, writes the same bytes, and nothing else runs.
+    assert ran_stages(dvc(project, "repro")) <= {"check_params"}
     assert "up to date" in dvc(project, "status")
 
 

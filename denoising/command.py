@@ -5,9 +5,11 @@
 MODEL is a model.keras file (or the folder holding it) with the card.json that the train stage
 writes beside it. INPUT is any mix of image files and folders (read recursively).
 
-Where results go: each is a PNG of the input's size, at OUTDIR/<its path relative to the folder
-given> (a file given by itself: OUTDIR/<its name>), with the extension replaced by .png. Inputs
-that differ only in extension (a.jpg, a.tif) keep it: a.jpg.png, a.tif.png. If two inputs
+Where results go: each is an image of the input's size and bit depth, at OUTDIR/<its path
+relative to the folder given> (a file given by itself: OUTDIR/<its name>), with the extension
+replaced by .png, or by .tif for a TIFF (every frame of a stack is denoised; --format sets one
+format for all). Inputs that would differ only in extension (a.jpg, a.bmp) keep it: a.jpg.png,
+a.bmp.png. If two inputs
 would still share an output (the same relative path under two folders, one file given twice),
 nothing is written and the colliding inputs are named. An existing file is never overwritten
 unless --overwrite is given; without it, nothing is written and the file is named.
@@ -26,14 +28,14 @@ from tqdm import tqdm
 from denoising.cli import run_stage
 from denoising.errors import UserError
 from denoising.files import atomic_path, load_json
-from denoising.images import (
-    READ_ERRORS,
-    irregular_reason,
-    list_files,
+from denoising.full_images import (
+    FORMATS,
+    format_problem,
     load_full,
-    save_png,
-    skip_reason,
+    output_format,
+    save_image,
 )
+from denoising.images import READ_ERRORS, irregular_reason, list_files, skip_reason
 from denoising.tiles import Tiling, predict_tiled, receptive_radius
 
 
@@ -69,6 +71,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=200_000_000,
         help="larger images are skipped as unreadable (200000000)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("auto", *FORMATS),
+        default="auto",
+        help="results as PNG, or TIFF with every frame; auto: TIFF for TIFF inputs, else PNG",
     )
     parser.add_argument(
         "--overwrite",
@@ -148,7 +156,10 @@ def check_card(card_path: Path) -> dict:
 def load_model(path: Path, card: dict):
     """Load the model (code in it, such as a Lambda layer, is refused by Keras' safe mode) and
     check that it is the model its card describes, with a probe image of the card's size."""
-    import keras  # Imported late, so that argument errors show before TensorFlow starts.
+    from denoising.quiet import load_tensorflow
+
+    load_tensorflow()  # Late, so that argument errors show before TensorFlow starts.
+    import keras
 
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
@@ -208,7 +219,7 @@ def list_inputs(inputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[dict]
 
 
 def output_paths(
-    found: list[tuple[Path, Path]], inputs: list[Path], out_dir: Path, overwrite: bool
+    found: list[tuple[Path, Path]], inputs: list[Path], out_dir: Path, overwrite: bool, chosen: str
 ) -> list[Path]:
     """Where each result goes (the rule is in the module's docstring). Refuses, before anything
     is written, any plan in which two inputs share an output, an output would replace an input,
@@ -217,13 +228,17 @@ def output_paths(
     for item in inputs:
         if item.is_dir() and resolved.is_relative_to(item.resolve()):
             raise UserError(f"-o {out_dir}: it is inside input folder {item}; choose another")
-    targets = [out_dir / relative.with_suffix(".png") for _, relative in found]
+    suffixes = [FORMATS[output_format(path, chosen)] for path, _ in found]
+    targets = [
+        out_dir / relative.with_suffix(suffix)
+        for (_, relative), suffix in zip(found, suffixes, strict=True)
+    ]
     # Two inputs that differ only in extension (a.jpg, a.png) keep their extension in the name.
     # (Counted once: a count per target would take quadratic time on a folder of thousands.)
     uses = Counter(targets)
     targets = [
-        out_dir / relative.with_name(relative.name + ".png") if uses[target] > 1 else target
-        for (_, relative), target in zip(found, targets, strict=True)
+        out_dir / relative.with_name(relative.name + suffix) if uses[target] > 1 else target
+        for (_, relative), target, suffix in zip(found, targets, suffixes, strict=True)
     ]
     first_input: dict[Path, int] = {}
     for index, target in enumerate(targets):
@@ -305,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     found, skipped = list_inputs(args.inputs)
     if not found:
         raise UserError("no image files among the inputs")
-    targets = output_paths(found, args.inputs, args.out_dir, args.overwrite)
+    targets = output_paths(found, args.inputs, args.out_dir, args.overwrite, args.format)
     model = load_model(model_path, card)
 
     def predict(batch: np.ndarray) -> np.ndarray:
@@ -321,12 +336,19 @@ def main(argv: list[str] | None = None) -> None:
         except READ_ERRORS as error:
             skipped.append({"file": str(path), "reason": f"{type(error).__name__}: {error}"})
             continue
-        check_size(path, image.channels, card, args.resize)
-        image.channels = denoise(image.channels, predict, card, tiling)
+        chosen = output_format(path, args.format)
+        problem = format_problem(image, chosen)
+        if problem is not None:
+            skipped.append({"file": str(path), "reason": problem})
+            continue
+        check_size(path, image.channels[0], card, args.resize)
+        image.channels = np.stack(
+            [denoise(frame, predict, card, tiling) for frame in image.channels]
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, overwrite=args.overwrite) as temporary:
-            save_png(temporary, image)
-        pixels += image.channels.shape[0] * image.channels.shape[1]
+            save_image(temporary, image, chosen)
+        pixels += image.pixels
         done += 1
     seconds = time.perf_counter() - started
     for entry in skipped:

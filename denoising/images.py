@@ -4,7 +4,6 @@ cut into patches at their own size."""
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -188,46 +187,3 @@ def skip_reason(path: Path | str) -> str | None:
     if os.path.splitext(name)[1].lower() not in EXTENSIONS:
         return "not an image file extension"
     return None
-
-
-# Modes that hold one grey channel; everything else is treated as colour.
-GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-
-
-@dataclass
-class FullImage:
-    """An image at its own size for the denoise command: (height, width, channels) float32 in
-    [0, 1], the alpha channel kept aside, and whether it came from 16 bits (or float)."""
-
-    channels: np.ndarray
-    alpha: np.ndarray | None
-    sixteen_bit: bool
-
-
-def load_full(path: Path, color: str, max_pixels: int) -> FullImage:
-    """Load an image at full size: grey stays one channel; colour becomes R, G, B with
-    ``color="per-channel"`` or one grey channel with ``color="gray"``."""
-    with open_image(path, max_pixels) as image:
-        if image.mode in WIDE_MODE_SCALE:
-            return FullImage(wide_to_float(image)[..., np.newaxis], None, True)
-        alpha = None
-        if "A" in image.getbands() or "transparency" in image.info:
-            alpha = np.asarray(image.convert("RGBA").getchannel("A"))
-        if image.mode in GRAY_MODES or color == "gray":
-            pixels = np.asarray(image.convert("L"))[..., np.newaxis]
-        else:
-            pixels = np.asarray(image.convert("RGB"))
-        return FullImage(pixels.astype(np.float32) / 255.0, alpha, False)
-
-
-def save_png(path: Path, image: FullImage) -> None:
-    """Write ``image`` as a PNG: 16-bit grey if it came from 16 bits, else 8 bits per channel,
-    with its alpha channel put back."""
-    pixels = np.clip(image.channels, 0.0, 1.0)
-    if image.sixteen_bit:
-        Image.fromarray(np.round(pixels[..., 0] * 65535).astype(np.uint16)).save(path, "PNG")
-        return
-    eight = np.round(pixels * 255).astype(np.uint8)
-    if image.alpha is not None:
-        eight = np.concatenate([eight, image.alpha[..., np.newaxis]], axis=-1)  # LA or RGBA
-    Image.fromarray(eight.squeeze(-1) if eight.shape[-1] == 1 else eight).save(path, "PNG")

@@ -17,7 +17,8 @@ from PIL import Image
 from conftest import REPO, write_digit_like_images
 from denoising.command import main
 from denoising.folders import Reader, count_files, mapper, write_split
-from denoising.images import NOT_REGULAR, ImageTooLarge, load_full, open_image
+from denoising.full_images import load_full
+from denoising.images import NOT_REGULAR, ImageTooLarge, open_image
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "gif": "GIF"}
 MUTANTS_PER_FORMAT = 50

@@ -19,6 +19,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,16 @@ from denoising.errors import UserError
 from denoising.files import atomic_path, load_json
 from denoising.full_images import (
     FORMATS,
+    FullImage,
     format_problem,
     load_full,
     output_format,
+    quantize,
+    result_dtype,
     save_image,
 )
 from denoising.images import READ_ERRORS, irregular_reason, list_files, skip_reason
-from denoising.tiles import Tiling, predict_tiled, receptive_radius
+from denoising.tiles import Tiling, predict_bands, receptive_radius
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -278,35 +282,46 @@ def plan_tiling(predict, card: dict, args: argparse.Namespace) -> Tiling:
     return Tiling(tile, overlap, margin, card["size_multiple"], args.batch)
 
 
-def denoise(image: np.ndarray, predict, card: dict, tiling: Tiling | None) -> np.ndarray:
-    """Denoise one (height, width, channels) image, channel by channel: in tiles, or for a
-    fixed-size model (``tiling`` None) resized to its size and back."""
-    results = []
-    for c in range(image.shape[-1]):
-        channel = image[..., c : c + 1]
+def denoise(image: FullImage, predict, card: dict, tiling: Tiling | None, dtype: str) -> FullImage:
+    """Denoise every frame of ``image`` into a result of ``dtype``: in tiles, a band of rows at
+    a time, so that memory holds the image at its own depth and one row of tiles; or, for a
+    fixed-size model (``tiling`` None), resized to its size and back, channel by channel."""
+    frames, height, width, channels = image.shape
+    result = np.empty((frames, height, width, channels), dtype=dtype)
+    for frame in range(frames):
         if tiling is None:
-            results.append(denoise_fixed(channel, predict, card["input_shape"][:2]))
+            whole = image.rows(frame, 0, height)
+            bands = [denoise_fixed(whole, predict, card["input_shape"][:2])]
         else:
-            results.append(predict_tiled(predict, channel, tiling))
-    return np.concatenate(results, axis=-1)
+            bands = predict_bands(predict, partial(image.rows, frame), height, width, tiling)
+        top = 0
+        for band in bands:
+            result[frame, top : top + len(band)] = quantize(band, dtype)
+            top += len(band)
+    return FullImage(result, image.alpha)
 
 
-def denoise_fixed(channel: np.ndarray, predict, shape: list[int]) -> np.ndarray:
-    """A fixed-size model: resize the channel to its size, denoise, resize back (--resize)."""
-    height, width = channel.shape[:2]
-    small = Image.fromarray(channel[..., 0]).resize(shape[::-1], Image.Resampling.BICUBIC)
-    output = predict(np.asarray(small, dtype=np.float32)[np.newaxis, ..., np.newaxis])[0, ..., 0]
-    large = Image.fromarray(output).resize((width, height), Image.Resampling.BICUBIC)
-    return np.asarray(large, dtype=np.float32)[..., np.newaxis]
+def denoise_fixed(image: np.ndarray, predict, shape: list[int]) -> np.ndarray:
+    """A fixed-size model: resize each channel to its size, denoise, resize back (--resize)."""
+    height, width, channels = image.shape
+    results = []
+    for channel in range(channels):
+        small = Image.fromarray(image[..., channel]).resize(shape[::-1], Image.Resampling.BICUBIC)
+        batch = np.asarray(small, dtype=np.float32)[np.newaxis, ..., np.newaxis]
+        large = Image.fromarray(predict(batch)[0, ..., 0]).resize(
+            (width, height), Image.Resampling.BICUBIC
+        )
+        results.append(np.asarray(large, dtype=np.float32))
+    return np.stack(results, axis=-1)
 
 
-def check_size(path: Path, image: np.ndarray, card: dict, resize: bool) -> None:
+def check_size(path: Path, size: tuple[int, int], card: dict, resize: bool) -> None:
     """A fixed-size model takes only its training size, unless --resize accepts the resizing."""
     shape = card["input_shape"]
-    if shape == "any" or resize or list(image.shape[:2]) == shape[:2]:
+    if shape == "any" or resize or list(size) == shape[:2]:
         return
     raise UserError(
-        f"{path}: {image.shape[1]}x{image.shape[0]}, but model '{card['model']}' only takes "
+        f"{path}: {size[1]}x{size[0]}, but model '{card['model']}' only takes "
         f"{shape[1]}x{shape[0]} images (its training size); pass --resize to resize to that "
         "size and back, or use a convolutional model (conv, dncnn, unet) for any size"
     )
@@ -341,13 +356,11 @@ def main(argv: list[str] | None = None) -> None:
         if problem is not None:
             skipped.append({"file": str(path), "reason": problem})
             continue
-        check_size(path, image.channels[0], card, args.resize)
-        image.channels = np.stack(
-            [denoise(frame, predict, card, tiling) for frame in image.channels]
-        )
+        check_size(path, image.shape[1:3], card, args.resize)
+        result = denoise(image, predict, card, tiling, result_dtype(image, chosen))
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, overwrite=args.overwrite) as temporary:
-            save_image(temporary, image, chosen)
+            save_image(temporary, result, chosen)
         pixels += image.pixels
         done += 1
     seconds = time.perf_counter() - started

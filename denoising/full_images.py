@@ -20,7 +20,6 @@ from denoising.images import (
     ImageTooLarge,
     irregular_reason,
     open_image,
-    wide_to_float,
 )
 
 TIFF_EXTENSIONS = (".tif", ".tiff")
@@ -34,18 +33,47 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 @dataclass
 class FullImage:
-    """An image at its own size: ``channels`` (frames, height, width, channels) float32 in
-    [0, 1]; ``alpha`` (frames, height, width) as stored, put back unchanged; ``dtype`` the
-    pixels' type in the file ("uint8", "uint16" or "float32"), which the result keeps."""
+    """An image at its own size, as stored: ``data`` (frames, height, width, channels) of
+    uint8, uint16 or float32 (in [0, 1]); ``alpha`` (frames, height, width), put back unchanged;
+    ``gray``: colour data read as one grey channel. Kept at the file's own depth (1 or 2 bytes a
+    sample, not 4), and handed to the model a band of rows at a time by ``rows``."""
 
-    channels: np.ndarray
+    data: np.ndarray
     alpha: np.ndarray | None
-    dtype: str
+    gray: bool = False
+
+    @property
+    def dtype(self) -> str:
+        return str(self.data.dtype)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(frames, height, width, channels) as the model sees it."""
+        frames, height, width, channels = self.data.shape
+        return frames, height, width, 1 if self.gray else channels
 
     @property
     def pixels(self) -> int:
         """Pixels per channel, over every frame."""
-        return int(np.prod(self.channels.shape[:3]))
+        return int(np.prod(self.data.shape[:3]))
+
+    def rows(self, frame: int, top: int, bottom: int) -> np.ndarray:
+        """Rows ``top:bottom`` of ``frame`` as float32 in [0, 1], (rows, width, channels)."""
+        band = self.data[frame, top:bottom].astype(np.float32) / SCALES[self.dtype]
+        return (band @ LUMA)[..., np.newaxis] if self.gray else band
+
+
+def result_dtype(image: FullImage, chosen: str) -> str:
+    """The depth a result is written at: the input's, except float32 in a PNG (16-bit)."""
+    return "uint16" if chosen == "png" and image.dtype == "float32" else image.dtype
+
+
+def quantize(band: np.ndarray, dtype: str) -> np.ndarray:
+    """Model output (float32) as pixels of ``dtype``: clipped to [0, 1], rounded for integers."""
+    band = np.clip(band, 0.0, 1.0)
+    if dtype == "float32":
+        return band.astype(np.float32)
+    return np.round(band * SCALES[dtype]).astype(dtype)
 
 
 def output_format(path: Path, chosen: str) -> str:
@@ -96,19 +124,24 @@ def _read_tiff(path: Path, color: str, max_pixels: int) -> FullImage | None:
                 f"over the limit ({max_pixels})"
             )
         data = series.asarray().reshape(frames, height, width, samples)
-    dtype = str(data.dtype)
     alpha = data[..., colours].copy() if extra else None
-    pixels = np.clip(data[..., :colours].astype(np.float32) / SCALES[dtype], 0.0, 1.0)
-    if colours == 3 and color == "gray":
-        pixels = (pixels @ LUMA)[..., np.newaxis]
-    return FullImage(pixels, alpha, dtype)
+    if extra:
+        data = data[..., :colours].copy()
+    if data.dtype == np.float32:
+        data = np.clip(data, 0.0, 1.0)
+    return FullImage(data, alpha, gray=colours == 3 and color == "gray")
 
 
 def _read_pillow(path: Path, color: str, max_pixels: int) -> FullImage:
-    """The first frame of any format Pillow reads, 16-bit and float grey kept as 16-bit."""
+    """The first frame of any format Pillow reads; 16- and 32-bit integer grey as uint16
+    (clipped to its range), float grey as float32."""
     with open_image(path, max_pixels) as image:
+        if image.mode == "F":
+            wide = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+            return FullImage(wide[np.newaxis, ..., np.newaxis], None)
         if image.mode in WIDE_MODE_SCALE:
-            return FullImage(wide_to_float(image)[np.newaxis, ..., np.newaxis], None, "uint16")
+            wide = np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
+            return FullImage(wide[np.newaxis, ..., np.newaxis], None)
         alpha = None
         if "A" in image.getbands() or "transparency" in image.info:
             alpha = np.asarray(image.convert("RGBA").getchannel("A"))[np.newaxis]
@@ -116,33 +149,29 @@ def _read_pillow(path: Path, color: str, max_pixels: int) -> FullImage:
             pixels = np.asarray(image.convert("L"))[..., np.newaxis]
         else:
             pixels = np.asarray(image.convert("RGB"))
-        return FullImage(pixels[np.newaxis].astype(np.float32) / 255.0, alpha, "uint8")
+        return FullImage(pixels[np.newaxis], alpha)
 
 
 def format_problem(image: FullImage, chosen: str) -> str | None:
     """Why ``image`` cannot be written in format ``chosen`` without losing something, or None."""
     if chosen != "png":
         return None
-    if image.channels.shape[0] > 1:
-        return f"{image.channels.shape[0]} frames, which a PNG cannot hold; use --format tiff"
-    if image.dtype != "uint8" and (image.channels.shape[-1] > 1 or image.alpha is not None):
+    frames, _, _, channels = image.shape
+    if frames > 1:
+        return f"{frames} frames, which a PNG cannot hold; use --format tiff"
+    if image.dtype != "uint8" and (channels > 1 or image.alpha is not None):
         return f"{image.dtype} colour, which this PNG writer cannot keep; use --format tiff"
     return None
 
 
 def save_image(path: Path, image: FullImage, chosen: str) -> None:
-    """Write ``image`` in format ``chosen`` ("png" or "tiff") at its own bit depth, with its
-    alpha channel put back. A float32 image becomes a 16-bit PNG, or a float32 TIFF."""
-    pixels = np.clip(image.channels, 0.0, 1.0)
-    dtype = image.dtype if chosen == "tiff" or image.dtype == "uint8" else "uint16"
-    if dtype == "float32":
-        stored = pixels.astype(np.float32)
-    else:
-        stored = np.round(pixels * SCALES[dtype]).astype(dtype)
-    if image.alpha is not None:
-        stored = np.concatenate([stored, image.alpha[..., np.newaxis].astype(dtype)], axis=-1)
+    """Write ``image`` (its ``data`` already at the result's depth) as ``chosen``, "png" or
+    "tiff" (every frame), with its alpha channel put back."""
+    stored = image.data
+    colour, alpha = image.shape[-1] == 3, image.alpha is not None
+    if alpha:
+        stored = np.concatenate([stored, image.alpha[..., np.newaxis].astype(stored.dtype)], -1)
     if chosen == "tiff":
-        colour, alpha = image.channels.shape[-1] == 3, image.alpha is not None
         if not colour and not alpha:
             stored = stored[..., 0]  # grey: pages of (height, width)
         tifffile.imwrite(

@@ -10,7 +10,7 @@ see the same grid as on the whole image. The blend then equals the untiled outpu
 rounding, and where the window rises, both tiles agree, so no seam can show.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,26 +91,87 @@ def predict_tiled(
     predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, tiling: Tiling
 ) -> np.ndarray:
     """Denoise ``image`` (height, width, channels) in tiles. ``predict`` maps a batch (n, tile,
-    tile, channels) to outputs of the same shape. The result has the input's shape, float32."""
+    tile, 1) to outputs of the same shape. The result has the input's shape, float32."""
+    height, width = image.shape[:2]
+    bands = predict_bands(predict, lambda top, bottom: image[top:bottom], height, width, tiling)
+    return np.concatenate(list(bands))
+
+
+def padded_rows(
+    rows: Callable[[int, int], np.ndarray],
+    top: int,
+    bottom: int,
+    height: int,
+    width: int,
+    multiple: int,
+) -> np.ndarray:
+    """Rows ``top:bottom`` of the image padded as ``pad_to_multiple`` pads it, read through
+    ``rows(top, bottom)``, which gives the image's own rows (float32, (k, width, channels))."""
+    extra = (-height % multiple, -width % multiple)
+    mode = "reflect" if min(height, width) > max(extra) else "symmetric"
+    wanted = np.arange(top, bottom)
+    # Rows past the bottom mirror the last ones, as np.pad does: with or without the edge row.
+    mirror = 2 * height - (2 if mode == "reflect" else 1)
+    wanted = np.where(wanted < height, wanted, mirror - wanted)
+    first, last = int(wanted.min()), int(wanted.max()) + 1
+    band = rows(first, last)[wanted - first]
+    if extra[1]:
+        band = np.pad(band, [(0, 0), (0, extra[1]), (0, 0)], mode=mode)
+    return band
+
+
+def predict_bands(
+    predict: Callable[[np.ndarray], np.ndarray],
+    rows: Callable[[int, int], np.ndarray],
+    height: int,
+    width: int,
+    tiling: Tiling,
+) -> Iterator[np.ndarray]:
+    """Denoise an image of ``height`` x ``width`` whose rows ``rows(top, bottom)`` gives
+    (float32, (k, width, channels)), one row of tiles at a time, and yield the result as
+    consecutive bands of finished rows (float32), top to bottom; each channel is denoised by
+    itself. Memory holds one row of tiles and its blend (about ``tile`` rows of the width), never
+    the whole image: the rows above the next row of tiles are final and go out at once."""
     tile, overlap, margin = tiling.tile, tiling.overlap, tiling.margin
     multiple, batch = tiling.multiple, tiling.batch
-    height, width = image.shape[:2]
-    padded = pad_to_multiple(image, multiple)
+    padded = (height + -height % multiple, width + -width % multiple)
     tile = max(multiple, tile // multiple * multiple)
-    rows = tile_starts(padded.shape[0], tile, overlap, multiple)
-    cols = tile_starts(padded.shape[1], tile, overlap, multiple)
-    size = (min(tile, padded.shape[0]), min(tile, padded.shape[1]))
-    origins = [(top, left) for top in rows for left in cols]
-    total = np.zeros(padded.shape, dtype=np.float64)
-    weight = np.zeros(padded.shape[:2] + (1,), dtype=np.float64)
-    for first in range(0, len(origins), batch):
-        group = origins[first : first + batch]
-        inputs = np.stack([padded[t : t + size[0], s : s + size[1]] for t, s in group])
-        for (top, left), output in zip(group, predict(inputs), strict=True):
-            window = np.outer(
-                edge_ramp(size[0], overlap, margin, top == 0, top + size[0] == padded.shape[0]),
-                edge_ramp(size[1], overlap, margin, left == 0, left + size[1] == padded.shape[1]),
-            )[..., np.newaxis]
-            total[top : top + size[0], left : left + size[1]] += window * output
-            weight[top : top + size[0], left : left + size[1]] += window
-    return (total / weight)[:height, :width].astype(np.float32)
+    tops = tile_starts(padded[0], tile, overlap, multiple)
+    lefts = tile_starts(padded[1], tile, overlap, multiple)
+    size = (min(tile, padded[0]), min(tile, padded[1]))
+    held = 0  # the image row that the blend buffers start at
+    total = weight = None
+    for index, top in enumerate(tops):
+        band = padded_rows(rows, top, top + size[0], height, width, multiple)
+        channels = band.shape[-1]
+        if total is None:
+            total = np.zeros((0, padded[1], channels), dtype=np.float64)
+            weight = np.zeros((0, padded[1], 1), dtype=np.float64)
+        grow = top + size[0] - held - len(total)
+        if grow > 0:
+            total = np.concatenate([total, np.zeros((grow, *total.shape[1:]))])
+            weight = np.concatenate([weight, np.zeros((grow, *weight.shape[1:]))])
+        at_top, at_bottom = top == 0, top + size[0] == padded[0]
+        rows_window = edge_ramp(size[0], overlap, margin, at_top, at_bottom)
+        # Every channel of every tile in this row, ``batch`` tiles (of all channels) a call.
+        for first in range(0, len(lefts), batch):
+            group = lefts[first : first + batch]
+            inputs = np.stack(
+                [band[:, s : s + size[1], c : c + 1] for s in group for c in range(channels)]
+            )
+            outputs = predict(inputs).reshape(len(group), channels, *size)
+            for left, output in zip(group, outputs, strict=True):
+                window = np.outer(
+                    rows_window,
+                    edge_ramp(size[1], overlap, margin, left == 0, left + size[1] == padded[1]),
+                )[..., np.newaxis]
+                place = (slice(top - held, top - held + size[0]), slice(left, left + size[1]))
+                total[place] += window * np.moveaxis(output, 0, -1)
+                weight[place] += window
+        # Rows above the next row of tiles get nothing more: they are final.
+        done = tops[index + 1] if index + 1 < len(tops) else padded[0]
+        if min(done, height) > held:
+            count = min(done, height) - held
+            yield (total[:count, :width] / weight[:count, :width]).astype(np.float32)
+        total, weight = total[done - held :], weight[done - held :]
+        held = done

@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import gradient, pipeline_env
 from denoising.command import main
-from denoising.tiles import Tiling, pad_to_multiple, predict_tiled, receptive_radius
+from denoising.tiles import Tiling, pad_to_multiple, predict_bands, predict_tiled, receptive_radius
 
 
 def errors(capsys) -> str:
@@ -186,3 +186,28 @@ def test_console_script_runs(tmp_path, models):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out/in.png").is_file()
     assert "denoised 1 images" in result.stderr
+
+
+def test_bands_read_and_hold_one_row_of_tiles_at_a_time():
+    def predict(batch):  # a 3x3 mean: it reaches one pixel around, like a small model
+        padded = np.pad(batch, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="constant")
+        return sum(
+            padded[:, 1 + dy : padded.shape[1] - 1 + dy, 1 + dx : padded.shape[2] - 1 + dx]
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ) / np.float32(9)
+
+    image = np.random.default_rng(2).random((301, 157, 2)).astype(np.float32)
+    asked = []
+
+    def rows(top, bottom):
+        asked.append(bottom - top)
+        return image[top:bottom]
+
+    tiling = Tiling(64, 16, 1, 4, 3)
+    bands = list(predict_bands(predict, rows, 301, 157, tiling))
+    assert max(asked) <= 64 and max(len(band) for band in bands) <= 64
+    assert sum(len(band) for band in bands) == 301
+    whole = predict(pad_to_multiple(image, 4).transpose(2, 0, 1)[..., None])[..., 0]
+    expected = whole.transpose(1, 2, 0)[:301, :157]
+    np.testing.assert_allclose(np.concatenate(bands), expected, atol=1e-6)

@@ -28,14 +28,14 @@ from denoising.quiet import load_tensorflow  # noqa: E402
 def build_model(folder: Path) -> None:
     """The default conv model with the card that denoise-images reads."""
     load_tensorflow()
-    from denoising.models import build_model, save_model, size_multiple
+    from denoising.models import build_model, save_model
     from denoising.params import ConvParams
 
     params = ConvParams(filters=[32, 32])
     model = build_model("conv", params, (28, 28, 1), 1e-3, "mse")
     folder.mkdir(parents=True, exist_ok=True)
     save_model(model, folder / "model.keras")
-    card = {"model": "conv", "input_shape": "any", "size_multiple": size_multiple("conv", params)}
+    card = {"model": "conv", "input_shape": "any", "size_multiple": params.size_multiple}
     (folder / "card.json").write_text(json.dumps(card))
 
 

@@ -43,7 +43,7 @@ BARE_FIT = """
 import sys, time, numpy as np, keras
 from denoising.models import build_model
 from denoising.params import load_section, MODEL_PARAMS, TrainParams, training_for
-from stages.train import split_indices
+from denoising.training import split_indices
 params_path, model_name, clean_dir, noisy_dir = sys.argv[1:5]
 section = load_section(params_path, f"models.{model_name}", MODEL_PARAMS[model_name])
 train = training_for(load_section(params_path, "train", TrainParams), section)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from denoising.noise import add_noise
+from denoising.training import Corruption
 
 
 def draw_levels(levels, count: int, rng: np.random.Generator):
@@ -18,16 +19,16 @@ def draw_levels(levels, count: int, rng: np.random.Generator):
     return rng.uniform(low, high, size=(count, 1, 1, 1)).astype(np.float32)
 
 
-def noisy_pair(clean, noise_type, levels, clip, target, rng, noisy=None):
+def noisy_pair(clean, corruption: Corruption, rng, noisy=None):
     """(input, target) for ``clean``: the input is ``noisy`` if given, else freshly drawn noise;
-    the target is ``clean``, or for ``target="noisy"`` a second noisy copy drawn independently at
+    the target is ``clean``, or for target "noisy" a second noisy copy drawn independently at
     the same level (Noise2Noise: the model never sees a clean image)."""
-    level = draw_levels(levels, len(clean), rng)
+    level = draw_levels(corruption.levels, len(clean), rng)
     if noisy is None:
-        noisy = add_noise(clean, noise_type, level, rng, clip)
-    if target == "clean":
+        noisy = add_noise(clean, corruption.type, level, rng, corruption.clip)
+    if corruption.target == "clean":
         return noisy, clean
-    return noisy, add_noise(clean, noise_type, level, rng, clip)
+    return noisy, add_noise(clean, corruption.type, level, rng, corruption.clip)
 
 
 class NoisyBatches:
@@ -43,19 +44,16 @@ class NoisyBatches:
     def __init__(
         self,
         clean,
-        noise_type,
-        levels,
-        clip,
-        target,
-        batch_size,
-        seed,
+        corruption: Corruption,
+        batch_size: int,
+        seed: int,
         *,
         noisy=None,
         rows=None,
-        fresh=True,
+        fresh: bool = True,
     ):
-        self.clean, self.noisy, self.noise_type, self.levels = clean, noisy, noise_type, levels
-        self.clip, self.target, self.batch_size, self.seed = clip, target, batch_size, seed
+        self.clean, self.noisy, self.corruption = clean, noisy, corruption
+        self.batch_size, self.seed = batch_size, seed
         self.rows = np.arange(len(clean)) if rows is None else np.asarray(rows)
         self.fresh = fresh
         # The last two epochs' orders: at an epoch's end, threads may be making batches of both.
@@ -82,9 +80,7 @@ class NoisyBatches:
         rows = np.sort(self.order(epoch)[start : start + self.batch_size])
         rng = np.random.default_rng([self.seed, epoch, index])
         given = None if self.noisy is None else self.noisy[rows]
-        return noisy_pair(
-            self.clean[rows], self.noise_type, self.levels, self.clip, self.target, rng, given
-        )
+        return noisy_pair(self.clean[rows], self.corruption, rng, given)
 
     def dataset(self, epochs: int = 1, threads: int = 2) -> tf.data.Dataset:
         """The batches of ``epochs`` epochs, one after another, as a ``tf.data.Dataset``:

@@ -1,5 +1,6 @@
 """Model cards: a JSON sidecar beside each saved model that says how to use it correctly."""
 
+import dataclasses
 import hashlib
 from importlib.metadata import version
 from pathlib import Path
@@ -15,3 +16,36 @@ def file_sha256(path: Path) -> str:
 def package_versions() -> dict[str, str]:
     """Versions of the packages that decide how a model loads and computes."""
     return {name: version(name) for name in PACKAGES}
+
+
+def model_card(
+    name: str,
+    model_params,
+    train,
+    noise,
+    levels,
+    seed: int,
+    fitted,
+    manifest: Path,
+) -> dict:
+    """The card saved beside a model: what it is (architecture, the input size it takes: its
+    training size, or "any" for a fully convolutional model, and its size multiple), what it was
+    trained on (noise at ``levels``, one level or a blind [low, high] range; train and
+    validation counts; the data manifest's SHA-256), how (``train``'s knobs, seed, epochs run,
+    best validation loss: ``fitted``, a ``training.Fitted``) and with which package versions."""
+    level = {"range": levels} if isinstance(levels, list) else {"level": levels}
+    return {
+        "model": name,
+        "architecture": dataclasses.asdict(model_params),
+        "input_shape": list(fitted.image_shape) if model_params.fixed_size else "any",
+        "size_multiple": model_params.size_multiple,
+        "noise": {"type": noise.type, "clip": noise.clip, **level},
+        "train": dataclasses.asdict(train),
+        "seed": seed,
+        "train_images": fitted.counts[0],
+        "validation_images": fitted.counts[1],
+        "epochs_run": len(fitted.history["loss"]),
+        "best_val_loss": min(fitted.history["val_loss"]),
+        "data_manifest_sha256": file_sha256(manifest),
+        "packages": package_versions(),
+    }

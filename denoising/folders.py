@@ -19,18 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from denoising.errors import UserError
-from denoising.files import RowWriter
-from denoising.images import (
-    READ_ERRORS,
-    SYSTEM_FILE,
-    center_crop,
-    irregular_reason,
-    load_grayscale,
-    load_native,
-    random_patches,
-    skip_reason,
-    walk_files,
-)
+from denoising.images import READ_ERRORS, center_crop, load_grayscale, load_native, random_patches
+from denoising.listing import SYSTEM_FILE, irregular_reason, skip_reason, walk_files
+from denoising.rows import RowWriter
 
 log = logging.getLogger(__name__)
 

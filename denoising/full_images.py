@@ -15,12 +15,8 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from denoising.images import (
-    WIDE_MODE_SCALE,
-    ImageTooLarge,
-    irregular_reason,
-    open_image,
-)
+from denoising.images import WIDE_MODE_SCALE, ImageTooLarge, open_image
+from denoising.listing import irregular_reason
 
 TIFF_EXTENSIONS = (".tif", ".tiff")
 FORMATS = {"png": ".png", "tiff": ".tif"}

@@ -1,7 +1,6 @@
-"""One image file -> array: find image files, load them as grayscale in [0, 1], resized whole or
-cut into patches at their own size."""
+"""One image file -> array: open it safely (size checked from the header, EXIF orientation
+applied), load it as grayscale in [0, 1], resized whole or cut into patches at its own size."""
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,12 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from denoising.errors import UserError
+from denoising.listing import irregular_reason
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-# Files that file managers leave in image folders. They are listed as skipped, never "bad".
-SYSTEM_FILES = ("thumbs.db", "desktop.ini")
-SYSTEM_FILE = "system or hidden file"
 # Pillow's convert("L") clips 16- and 32-bit integer pixels at 255 instead of scaling them, so
 # these modes are scaled by hand: integers from the 16-bit range, floats as already in [0, 1].
 WIDE_MODE_SCALE = {
@@ -30,68 +25,10 @@ WIDE_MODE_SCALE = {
 # TypeError, ...); a fuzz test found them. Each is that file's problem, never the whole run's:
 # the file is skipped and named, or, with on_error "fail", named in one line.
 READ_ERRORS = (Exception,)
-NOT_REGULAR = "not a regular file (a FIFO, socket, device or broken link)"
-LINK_LOOP = "a link back to a folder above it (a loop); not followed"
 
 
 class ImageTooLarge(ValueError):
     """An image with more pixels than ``data.max_pixels`` allows."""
-
-
-def walk_files(folder: Path) -> Iterator[str]:
-    """The relative paths ("a/b.png") of every file under ``folder``, recursively, sorted as
-    strings, one at a time: memory holds one folder's entries, never the whole list, so a
-    dataset of millions of files is walked in constant memory.
-
-    Each folder's entries are sorted with a "/" after folder names and visited in that order,
-    which is exactly the order ``sorted()`` gives the full paths. Links to folders are followed,
-    except a link back to a folder that is being walked (a loop): that one is yielded as its name
-    with a "/" at the end, which ``skip_reason`` lists as skipped.
-    """
-    if not folder.is_dir():
-        raise UserError(f"{folder}: folder not found; it must hold the images of this split")
-    return _walk(str(folder), "", (os.path.realpath(folder),))
-
-
-def _walk(directory: str, prefix: str, above: tuple[str, ...]) -> Iterator[str]:
-    try:
-        with os.scandir(directory) as scan:
-            entries = sorted(_sort_key(entry) for entry in scan)
-    except OSError as error:
-        raise UserError(f"{directory}: cannot list this folder ({error.strerror})") from None
-    for key, kind in entries:
-        path = os.path.join(directory, key)
-        if kind == "file":
-            yield prefix + key
-            continue
-        # The real paths of the folders above (one call per folder, not per file) catch a
-        # link that leads back up the tree.
-        real = os.path.realpath(path)
-        if kind == "link" and real in above:
-            yield prefix + key
-        else:
-            yield from _walk(path, prefix + key, (*above, real))
-
-
-def _sort_key(entry: os.DirEntry) -> tuple[str, str]:
-    """(name, "file"), or (name + "/", "folder" or "link") for a folder or a link to one."""
-    try:
-        is_dir = entry.is_dir()
-    except OSError:  # as in os.walk: an entry that cannot be checked counts as a file
-        is_dir = False
-    if not is_dir:
-        return entry.name, "file"
-    return entry.name + "/", "link" if entry.is_symlink() else "folder"
-
-
-def list_files(folder: Path) -> list[str]:
-    """``walk_files(folder)`` as a list."""
-    return list(walk_files(folder))
-
-
-def find_files(folder: Path) -> list[Path]:
-    """Every file under ``folder``, recursively, in a stable order (sorted relative paths)."""
-    return [folder / name for name in list_files(folder)]
 
 
 class ImageTooSmall(ValueError):
@@ -169,21 +106,3 @@ def center_crop(image: np.ndarray, size: int) -> np.ndarray:
         raise ImageTooSmall(f"{width}x{height} is smaller than data.test_crop ({size})")
     top, left = (height - size) // 2, (width - size) // 2
     return image[top : top + size, left : left + size]
-
-
-def irregular_reason(path: Path | str) -> str | None:
-    """Why ``path`` cannot be opened as a file, or None: a FIFO would block the read forever."""
-    return None if os.path.isfile(path) else NOT_REGULAR
-
-
-def skip_reason(path: Path | str) -> str | None:
-    """Why ``path`` is not even tried as an image, or None if it should be. (String functions,
-    not ``Path``: preprocess asks this of every file in folders of millions.)"""
-    if str(path).endswith("/"):
-        return LINK_LOOP
-    name = os.path.basename(path)
-    if name.startswith(".") or name.lower() in SYSTEM_FILES:
-        return SYSTEM_FILE
-    if os.path.splitext(name)[1].lower() not in EXTENSIONS:
-        return "not an image file extension"
-    return None

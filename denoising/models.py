@@ -90,15 +90,6 @@ def build_unet(image_shape: tuple[int, int, int], params: UnetParams) -> keras.M
 BUILDERS = {"dense": build_dense, "conv": build_conv, "dncnn": build_dncnn, "unet": build_unet}
 
 
-def size_multiple(name: str, params) -> int:
-    """Image height and width must be multiples of this for model ``name`` (its poolings)."""
-    if name == "conv":
-        return 2 ** len(params.filters)
-    if name == "unet":
-        return 2**params.depth
-    return 1
-
-
 def build_model(
     name: str,
     params,

@@ -4,8 +4,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from denoising.files import SPLITS
-
 
 def gaussian(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> np.ndarray:
     """The original design's noise: ``clean + level * N(0, 1)``, clipped to [0, 1] if ``clip``."""
@@ -49,9 +47,10 @@ NOISE_MODELS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def noise_rng(seed: int, level: float, split: str) -> np.random.Generator:
-    """A generator of its own for each (seed, level, split), so no two arrays share noise."""
-    return np.random.default_rng([seed, round(level * 1_000_000), SPLITS.index(split)])
+def noise_rng(seed: int, level: float, split: int) -> np.random.Generator:
+    """A generator of its own for each (seed, level, split number), so no two arrays share
+    noise."""
+    return np.random.default_rng([seed, round(level * 1_000_000), split])
 
 
 def add_noise(

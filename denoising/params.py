@@ -7,7 +7,7 @@ errors too, so a typo such as ``epoch:`` is never silently ignored.
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -103,15 +103,29 @@ class ModelParams:
     batch_size: int | None = _rule(_positive_int, "an integer >= 1", default=None)
     learning_rate: float | None = _rule(_positive_number, "a number > 0", default=None)
 
+    # The size contract, decided here once: train checks its arrays against it, and the model
+    # card carries it to denoise-images. A fixed-size model takes only its training size.
+    fixed_size: ClassVar[bool] = False
+
+    @property
+    def size_multiple(self) -> int:
+        """Image height and width must be multiples of this (2 per pooling)."""
+        return 1
+
 
 @dataclass(frozen=True, kw_only=True)
 class DenseParams(ModelParams):
     hidden: list = _rule(_positive_int_list, "a non-empty list of layer widths (integers >= 1)")
+    fixed_size: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConvParams(ModelParams):
     filters: list = _rule(_positive_int_list, "a non-empty list of filter counts (integers >= 1)")
+
+    @property
+    def size_multiple(self) -> int:
+        return 2 ** len(self.filters)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +139,10 @@ class DncnnParams(ModelParams):
 class UnetParams(ModelParams):
     depth: int = _rule(_positive_int, "an integer >= 1")
     base_filters: int = _rule(_positive_int, "an integer >= 1")
+
+    @property
+    def size_multiple(self) -> int:
+        return 2**self.depth
 
 
 MODEL_PARAMS = {"dense": DenseParams, "conv": ConvParams, "dncnn": DncnnParams, "unet": UnetParams}

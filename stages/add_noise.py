@@ -4,10 +4,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from denoising.cli import run_stage
-from denoising.files import SPLITS, RowFile, RowWriter, atomic_dir
+from denoising.errors import run_stage
+from denoising.files import atomic_dir
+from denoising.layout import SPLITS
 from denoising.noise import add_noise, noise_rng
 from denoising.params import NoiseParams, load_section, load_seed
+from denoising.rows import RowFile, RowWriter
 
 log = logging.getLogger("add_noise")
 
@@ -23,11 +25,11 @@ def main() -> None:
     seed = load_seed(args.params)
 
     with atomic_dir(args.out_dir) as out_dir:
-        for split in SPLITS:
+        for number, split in enumerate(SPLITS):
             clean = RowFile(args.clean_dir / f"{split}.npy")
             # One generator per split, drawn from chunk after chunk: for Gaussian noise the
             # result is the same as drawing for the whole array at once.
-            rng = noise_rng(seed, args.level, split)
+            rng = noise_rng(seed, args.level, number)
             writer = RowWriter(out_dir / f"{split}.npy", len(clean), clean.shape[1:])
             for rows in clean.chunks():
                 writer.write(add_noise(clean[rows], params.type, args.level, rng, params.clip))

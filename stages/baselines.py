@@ -5,10 +5,11 @@ import logging
 from pathlib import Path
 
 from denoising.baselines import run_method, subset_indices
-from denoising.cli import run_stage
-from denoising.files import RowFile, atomic_dir, read_rows, save_array, save_json
+from denoising.errors import run_stage
+from denoising.files import atomic_dir, save_array, save_json
 from denoising.metrics import quality
 from denoising.params import BaselinesParams, load_section, load_seed
+from denoising.rows import RowFile, read_rows
 
 log = logging.getLogger("baselines")
 

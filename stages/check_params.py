@@ -11,7 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from denoising.cli import run_stage
+from denoising.errors import run_stage
 from denoising.files import atomic_path, remove_stale_temporaries
 from denoising.params import validate_params
 

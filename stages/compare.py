@@ -3,10 +3,11 @@
 import argparse
 from pathlib import Path
 
-from denoising.cli import run_stage
-from denoising.files import load_array, load_json, read_rows, save_json
+from denoising.errors import run_stage
+from denoising.files import load_array, load_json, save_json
 from denoising.metrics import quality
 from denoising.params import TrainParams, load_section
+from denoising.rows import read_rows
 
 
 def main() -> None:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from denoising.cli import run_stage
-from denoising.files import SPLITS, RowFile, RowWriter, atomic_dir, read_rows, save_json
+from denoising.errors import run_stage
+from denoising.files import atomic_dir, save_json
+from denoising.layout import SPLITS
 from denoising.metrics import image_scores
 from denoising.params import DenoiseParams, load_section
+from denoising.rows import RowFile, RowWriter, read_rows
 
 log = logging.getLogger("denoise")
 

@@ -6,10 +6,10 @@ import shutil
 import time
 from pathlib import Path
 
-from denoising.cli import run_stage
-from denoising.errors import UserError
-from denoising.files import SPLITS, atomic_dir, save_json
+from denoising.errors import UserError, run_stage
+from denoising.files import atomic_dir, save_json
 from denoising.folders import FolderCount, Reader, count_files, cpu_count, mapper, write_split
+from denoising.layout import SPLITS
 from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")

@@ -6,8 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from denoising.cli import run_stage
-from denoising.errors import UserError
+from denoising.errors import UserError, run_stage
 from denoising.files import atomic_path, load_json
 from denoising.params import NoiseParams, load_section
 

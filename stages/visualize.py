@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from denoising.cli import run_stage
-from denoising.errors import UserError
+from denoising.errors import UserError, run_stage
 from denoising.figures import sample_grid
-from denoising.files import atomic_path, load_array, read_rows
+from denoising.files import atomic_path, load_array
 from denoising.params import TrainParams, VisualizeParams, load_section, load_seed
+from denoising.rows import read_rows
 
 
 def main() -> None:

@@ -30,8 +30,9 @@ print("replicas", strategy.num_replicas_in_sync, "loss", history.history["loss"]
 
 # The train stage's batches for blind, fresh-noise and streamed training come through tf.data.
 from denoising.batches import NoisyBatches
+from denoising.training import Corruption
 
-batches = NoisyBatches(clean, "gaussian", 0.1, True, "clean", 8, 0)
+batches = NoisyBatches(clean, Corruption("gaussian", 0.1, True, "clean"), 8, 0)
 history = model.fit(batches.dataset(2), epochs=2, steps_per_epoch=len(batches), verbose=0)
 print("tf.data epochs", len(history.history["loss"]))
 """

@@ -1,14 +1,17 @@
 import numpy as np
 
 from denoising.batches import NoisyBatches, draw_levels, noisy_pair
+from denoising.training import Corruption
 
 CLEAN = np.random.default_rng(0).uniform(0.2, 0.8, size=(10, 8, 8, 1)).astype(np.float32)
 
 
 def batches(**overrides):
-    settings = dict(noise_type="gaussian", levels=0.3, clip=True, target="clean", batch_size=4)
-    settings.update(overrides)
-    return NoisyBatches(CLEAN, seed=7, **settings)
+    corruption = {"type": "gaussian", "levels": 0.3, "clip": True, "target": "clean"}
+    settings = {"batch_size": 4}
+    for key, value in overrides.items():
+        (corruption if key in corruption else settings)[key] = value
+    return NoisyBatches(CLEAN, Corruption(**corruption), seed=7, **settings)
 
 
 def sorted_rows(images):
@@ -65,14 +68,15 @@ def test_blind_levels_are_drawn_per_image_within_the_range():
     levels = draw_levels([0.2, 0.9], 1000, np.random.default_rng(1))
     assert levels.shape == (1000, 1, 1, 1)
     assert 0.2 <= levels.min() and levels.max() <= 0.9 and levels.std() > 0.15
-    noisy, _ = noisy_pair(CLEAN, "gaussian", [0.2, 0.9], False, "clean", np.random.default_rng(2))
+    noisy, _ = noisy_pair(
+        CLEAN, Corruption("gaussian", [0.2, 0.9], False, "clean"), np.random.default_rng(2)
+    )
     spread = (noisy - CLEAN).reshape(10, -1).std(axis=1)
     assert spread.max() / spread.min() > 1.5, "every image got the same level"
 
 
 def test_given_noisy_inputs_are_used_as_they_are():
     given = CLEAN + 0.1
-    inputs, targets = noisy_pair(
-        CLEAN, "gaussian", 0.3, True, "clean", np.random.default_rng(3), given
-    )
+    corruption = Corruption("gaussian", 0.3, True, "clean")
+    inputs, targets = noisy_pair(CLEAN, corruption, np.random.default_rng(3), given)
     assert inputs is given and targets is CLEAN

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import gradient, pipeline_env
-from denoising.command import main
+from denoising.denoise_images import main
 from denoising.tiles import Tiling, pad_to_multiple, predict_bands, predict_tiled, receptive_radius
 
 
@@ -92,7 +92,7 @@ def test_a_model_without_a_card_is_refused_in_one_line(tmp_path, models, capsys)
     (bare / "model.keras").write_bytes((models["conv"] / "model.keras").read_bytes())
     Image.fromarray(gradient()).save(tmp_path / "in.png")
     with pytest.raises(SystemExit) as stopped:
-        from denoising.command import entry_point
+        from denoising.denoise_images import entry_point
 
         sys.argv = [
             "denoise-images",

@@ -13,8 +13,8 @@ from keras import layers
 from PIL import Image
 
 from conftest import gradient, save_with_card
-from denoising import command
-from denoising.command import entry_point, main
+from denoising import denoise_images
+from denoising.denoise_images import entry_point, main
 
 
 def snapshot(*folders):
@@ -119,13 +119,13 @@ def test_existing_results_are_kept_unless_overwrite(tmp_path, models, capsys, mo
 
 def test_a_result_that_appears_during_the_run_is_not_replaced(tmp_path, models, monkeypatch):
     write_images(tmp_path / "in", "a.png")
-    real_save = command.save_image
+    real_save = denoise_images.save_image
 
     def save_and_race(path, image, chosen):
         real_save(path, image, chosen)
         (tmp_path / "out/a.png").write_bytes(b"written by someone else meanwhile")
 
-    monkeypatch.setattr(command, "save_image", save_and_race)
+    monkeypatch.setattr(denoise_images, "save_image", save_and_race)
     with pytest.raises(Exception, match="already exists; nothing was written over it"):
         main([str(models["identity"]), str(tmp_path / "in"), "-o", str(tmp_path / "out")])
     assert (tmp_path / "out/a.png").read_bytes() == b"written by someone else meanwhile"
@@ -200,7 +200,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary(tmp_path, models, capsy
             handle.write(b"half a PNG")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(command, "save_image", full)
+    monkeypatch.setattr(denoise_images, "save_image", full)
     errors = refused(
         capsys, monkeypatch, [models["identity"], tmp_path / "in", "-o", tmp_path / "out"]
     )

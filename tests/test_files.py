@@ -9,17 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denoising.cli import run_stage
-from denoising.errors import UserError
-from denoising.files import (
-    RowFile,
-    RowWriter,
-    atomic_dir,
-    atomic_path,
-    npy_header,
-    read_rows,
-    remove_stale_temporaries,
-)
+from denoising.errors import UserError, run_stage
+from denoising.files import atomic_dir, atomic_path, remove_stale_temporaries
+from denoising.rows import RowFile, RowWriter, npy_header, read_rows
 
 
 @pytest.fixture
@@ -64,7 +56,7 @@ def test_row_writer_fills_and_cuts_to_the_rows_written(tmp_path, array_file, mon
         writer.write(array[:11])
     writer.close()  # 10 planned rows never came (skipped files): the file is cut to 50
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), array)
-    monkeypatch.setattr("denoising.files.CHUNK_BYTES", 4 * 3 * 4 * 7)  # 7 rows a chunk
+    monkeypatch.setattr("denoising.rows.CHUNK_BYTES", 4 * 3 * 4 * 7)  # 7 rows a chunk
     chunks = list(RowFile(tmp_path / "b.npy").chunks())
     assert chunks[0] == slice(0, 7) and chunks[-1] == slice(49, 50) and len(chunks) == 8
 

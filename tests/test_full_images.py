@@ -6,7 +6,7 @@ import tifffile
 from PIL import Image
 
 from conftest import gradient
-from denoising.command import main
+from denoising.denoise_images import main
 
 RNG = np.random.default_rng(7)
 

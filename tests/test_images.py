@@ -8,7 +8,8 @@ from PIL import Image
 from denoising.errors import UserError
 from denoising.files import load_array
 from denoising.folders import Reader, count_files, mapper, write_split
-from denoising.images import LINK_LOOP, find_files, list_files, load_grayscale, skip_reason
+from denoising.images import load_grayscale
+from denoising.listing import LINK_LOOP, find_files, list_files, skip_reason
 
 
 def read_split(folder, reader, out, on_error="skip", workers=1):

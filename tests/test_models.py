@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from denoising.models import BUILDERS, build_model, save_model, size_multiple
+from denoising.models import BUILDERS, build_model, save_model
 from denoising.params import (
     MODEL_NAMES,
     ConvParams,
@@ -49,9 +49,10 @@ def test_convolutional_models_take_any_allowed_size(name, shape):
 
 
 def test_size_multiple_follows_the_poolings():
-    assert size_multiple("conv", ConvParams(filters=[4, 4, 4])) == 8
-    assert size_multiple("unet", UnetParams(depth=3, base_filters=4)) == 8
-    assert size_multiple("dncnn", TINY["dncnn"]) == 1
+    assert ConvParams(filters=[4, 4, 4]).size_multiple == 8
+    assert UnetParams(depth=3, base_filters=4).size_multiple == 8
+    assert TINY["dncnn"].size_multiple == 1 and not TINY["dncnn"].fixed_size
+    assert TINY["dense"].fixed_size
 
 
 def test_dncnn_output_is_noisy_minus_predicted_noise_clipped():
@@ -102,11 +103,12 @@ def test_saved_model_has_the_same_bytes_each_time_and_loads_safely(tmp_path):
 
 def test_train_refuses_shapes_the_model_cannot_take_in_one_line():
     from denoising.errors import UserError
-    from stages.train import check_shapes
+    from denoising.training import check_shapes
 
-    check_shapes("conv", 4, (64, 64), (128, 128))  # patches and larger test crops: fine
+    conv, dense = ConvParams(filters=[4, 4]), TINY["dense"]
+    check_shapes("conv", conv, (64, 64), (128, 128))  # patches and larger test crops: fine
     with pytest.raises(UserError, match=r"test images are 126x126.*multiples of 4.*test_crop"):
-        check_shapes("conv", 4, (64, 64), (126, 126))
+        check_shapes("conv", conv, (64, 64), (126, 126))
     with pytest.raises(UserError, match=r"'dense' takes only its training size, 64x64.*128x128"):
-        check_shapes("dense", 1, (64, 64), (128, 128))
-    check_shapes("dense", 1, (28, 28), (28, 28))
+        check_shapes("dense", dense, (64, 64), (128, 128))
+    check_shapes("dense", dense, (28, 28), (28, 28))

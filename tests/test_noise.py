@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from denoising.layout import SPLITS
 from denoising.noise import NOISE_MODELS, add_noise, noise_rng
 from denoising.params import NOISE_TYPES
 
@@ -24,7 +25,7 @@ def test_clipped_noise_stays_in_range_and_keeps_shape(noise_type):
 @pytest.mark.parametrize("noise_type", NOISE_TYPES)
 def test_level_zero_leaves_images_unchanged(noise_type):
     clean = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype(np.float32)
-    noisy = add_noise(clean, noise_type, 0.0, noise_rng(0, 0.0, "test"), clip=True)
+    noisy = add_noise(clean, noise_type, 0.0, noise_rng(0, 0.0, 1), clip=True)
     np.testing.assert_array_equal(noisy, clean)
 
 
@@ -66,7 +67,9 @@ def test_one_level_per_image_broadcasts():
 
 def test_noise_is_seeded_per_seed_level_and_split():
     def noisy(seed, level, split):
-        return add_noise(GREY[:4], "gaussian", level, noise_rng(seed, level, split), clip=True)
+        return add_noise(
+            GREY[:4], "gaussian", level, noise_rng(seed, level, SPLITS.index(split)), clip=True
+        )
 
     np.testing.assert_array_equal(noisy(7, 0.3, "train"), noisy(7, 0.3, "train"))
     assert not np.array_equal(noisy(7, 0.3, "train"), noisy(8, 0.3, "train"))

@@ -143,7 +143,7 @@ def test_streamed_training_batches_from_disk(monkeypatch, data, blind, caplog):
 
 def test_add_noise_streams_in_chunks_with_the_same_bytes(monkeypatch, data):
     pipeline(monkeypatch, data, "chunked-whole", {}, {})
-    monkeypatch.setattr("denoising.files.CHUNK_BYTES", 32 * 32 * 4 * 5)  # 5 images a chunk
+    monkeypatch.setattr("denoising.rows.CHUNK_BYTES", 32 * 32 * 4 * 5)  # 5 images a chunk
     pipeline(monkeypatch, data, "chunked-small", {}, {})
     for split in ("train", "test"):
         whole = (data / "chunked-whole" / f"noisy/{split}.npy").read_bytes()

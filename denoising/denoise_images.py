@@ -26,8 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from denoising.cli import run_stage
-from denoising.errors import UserError
+from denoising.errors import UserError, run_stage
 from denoising.files import atomic_path, load_json
 from denoising.full_images import (
     FORMATS,
@@ -39,7 +38,8 @@ from denoising.full_images import (
     result_dtype,
     save_image,
 )
-from denoising.images import READ_ERRORS, irregular_reason, list_files, skip_reason
+from denoising.images import READ_ERRORS
+from denoising.listing import irregular_reason, list_files, skip_reason
 from denoising.tiles import Tiling, predict_bands, receptive_radius
 
 

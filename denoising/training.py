@@ -1,0 +1,221 @@
+"""Training a denoiser on the pipeline's arrays: which rows it learns from and which it is
+validated on, whether the arrays are read from memory or from disk, whether the model can take
+them, and the (input, target) pairs that feed ``model.fit``.
+
+Everything random here is seeded: the split by the seed, each batch's noise by (seed, epoch,
+batch), so the same params on the same machine give the same weights.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from denoising.errors import UserError
+from denoising.files import atomic_dir, load_array, save_json
+from denoising.rows import RowFile
+
+log = logging.getLogger(__name__)
+
+# Above this many bytes of training arrays, train.stream "auto" batches them from disk.
+STREAM_ABOVE_BYTES = 2**30
+
+
+def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random (train, validation) indices. Keras' own split takes the last rows, which
+    would be one class only when files are sorted by class folder."""
+    order = np.random.default_rng(seed).permutation(count)
+    n_validation = min(max(1, round(count * fraction)), count - 1)
+    return np.sort(order[n_validation:]), np.sort(order[:n_validation])
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """How training pairs are made from clean images: noise ``type`` (see ``noise.add_noise``) at
+    ``levels`` (one level, or a [low, high] range for a blind model: a level per image),
+    clipped to [0, 1] if ``clip``, with ``target`` "clean" or "noisy" (Noise2Noise)."""
+
+    type: str
+    levels: float | list
+    clip: bool
+    target: str
+
+
+@dataclass
+class TrainingArrays:
+    """The clean training images, their fixed noisy copies (None for blind or fresh noise),
+    as arrays in memory or as ``RowFile``s read batch by batch, and the test images' shape."""
+
+    clean: np.ndarray | RowFile
+    noisy: np.ndarray | RowFile | None
+    test_shape: tuple[int, int]
+    streamed: bool
+
+
+def open_arrays(clean_dir: Path, noisy_dir: Path | None, stream: str) -> TrainingArrays:
+    """Open the training arrays: streamed from disk for ``stream`` "on", or "auto" when they
+    would take more than ``STREAM_ABOVE_BYTES`` of memory; else loaded."""
+    clean = RowFile(clean_dir / "train.npy")
+    noisy = None if noisy_dir is None else RowFile(noisy_dir / "train.npy")
+    size = sum(np.prod(f.shape) * f.dtype.itemsize for f in (clean, noisy) if f is not None)
+    streamed = stream == "on" or (stream == "auto" and size > STREAM_ABOVE_BYTES)
+    log.info(
+        "training arrays: %.1f MB, %s",
+        size / 1e6,
+        "streamed from disk" if streamed else "in memory",
+    )
+    test_shape = tuple(RowFile(clean_dir / "test.npy").shape[1:3])
+    if not streamed:
+        # Small enough for memory: Keras batches NumPy arrays itself, which is fastest.
+        clean = load_array(clean.path)
+        noisy = None if noisy is None else load_array(noisy.path)
+    return TrainingArrays(clean, noisy, test_shape, streamed)
+
+
+def check_shapes(model: str, params, train: tuple, test: tuple) -> None:
+    """Fail before training if the model cannot take the images it will be scored on: sizes
+    must be multiples of its poolings, and a fixed-size model (dense) takes only its training
+    size (with data.mode patches, test crops are larger than training patches)."""
+    multiple = params.size_multiple
+    for split, shape in (("train", train), ("test", test)):
+        if shape[0] % multiple or shape[1] % multiple:
+            raise UserError(
+                f"{split} images are {shape[1]}x{shape[0]}, which does not suit model '{model}': "
+                f"height and width must be multiples of {multiple} (its poolings); set "
+                "data.image_size (mode resize), or data.patch_size and data.test_crop (mode "
+                "patches)"
+            )
+    if params.fixed_size and tuple(train) != tuple(test):
+        raise UserError(
+            f"model '{model}' takes only its training size, {train[1]}x{train[0]}, and cannot "
+            f"score the {test[1]}x{test[0]} test images; with data.mode patches, train "
+            "convolutional models (train.models: [conv], dncnn or unet), or set data.test_crop "
+            "to data.patch_size"
+        )
+
+
+@dataclass
+class Feed:
+    """What ``model.fit`` takes: inputs and targets (arrays), or a dataset of batches (targets
+    None, with ``steps`` batches an epoch), and the validation data."""
+
+    inputs: object
+    targets: np.ndarray | None
+    validation: object
+    steps: int | None
+
+
+def training_feed(
+    arrays: TrainingArrays, corruption: Corruption, params, seed: int, fresh: bool
+) -> Feed:
+    """The training and validation pairs for ``arrays`` under ``corruption``. Fixed noise in
+    memory: arrays, as Keras batches them best. Otherwise (streamed, blind, or ``fresh`` noise):
+    batches made by threads through tf.data, with noise drawn per batch where none is fixed;
+    streamed validation batches are read the same way, the same every epoch. With target
+    "noisy", validation pairs are noisy too, so no clean image is ever used."""
+    from denoising.batches import NoisyBatches, noisy_pair
+
+    clean, noisy = arrays.clean, arrays.noisy
+    fit_rows, val_rows = split_indices(len(clean), params.validation_split, seed)
+
+    def pair(rows: np.ndarray, stream: int):
+        """Fixed (input, target) for ``rows``, from a generator seeded with (seed, stream)."""
+        given = None if noisy is None else noisy[rows]
+        return noisy_pair(clean[rows], corruption, np.random.default_rng([seed, stream]), given)
+
+    if not (arrays.streamed or noisy is None or fresh):
+        inputs, targets = pair(fit_rows, stream=0)
+        return Feed(inputs, targets, pair(val_rows, stream=1), None)
+    given = None if fresh else noisy
+    batches = NoisyBatches(clean, corruption, params.batch_size, seed, noisy=given, rows=fit_rows)
+    if arrays.streamed:
+        fixed = NoisyBatches(
+            clean, corruption, params.batch_size, seed + 1, noisy=noisy, rows=val_rows, fresh=False
+        )
+        validation = fixed.dataset()
+    else:
+        validation = pair(val_rows, stream=1)
+    return Feed(batches.dataset(params.epochs), None, validation, len(batches))
+
+
+@dataclass
+class Fitted:
+    """A trained model, its history (``loss`` and ``val_loss`` per epoch), the (train,
+    validation) image counts and the shape of the images it was trained on."""
+
+    model: object
+    history: dict
+    counts: tuple[int, int]
+    image_shape: tuple[int, ...]
+
+
+def fit(
+    name: str,
+    model_params,
+    params,
+    arrays: TrainingArrays,
+    corruption: Corruption,
+    seed: int,
+    live_dir: Path,
+) -> Fitted:
+    """Build model ``name`` and fit it on ``arrays`` under ``corruption``, seeded and
+    deterministic, logging each epoch's losses with DVCLive to ``live_dir``."""
+    import keras
+    import tensorflow as tf
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    from denoising.accelerators import distribution_strategy, set_precision
+    from denoising.models import build_model
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    set_precision(params.mixed_precision)
+    with distribution_strategy(params.distribute).scope():
+        model = build_model(
+            name,
+            model_params,
+            arrays.clean.shape[1:],
+            params.learning_rate,
+            params.loss,
+            params.jit_compile,
+        )
+    callbacks = [DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False))]
+    if params.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=params.patience, restore_best_weights=True
+            )
+        )
+    fresh = params.fresh_noise or arrays.noisy is None
+    feed = training_feed(arrays, corruption, params, seed, fresh)
+    started = time.perf_counter()
+    history = model.fit(
+        feed.inputs,
+        feed.targets,
+        epochs=params.epochs,
+        steps_per_epoch=feed.steps,
+        batch_size=None if feed.targets is None else params.batch_size,
+        # Arrays are shuffled by Keras; NoisyBatches shuffle themselves.
+        shuffle=feed.targets is not None,
+        validation_data=feed.validation,
+        callbacks=callbacks,
+        verbose=2,
+    )
+    # Logged, not saved: a duration in an output file would break byte-identical reruns.
+    log.info("fit took %.2f s", time.perf_counter() - started)
+    fit_rows, val_rows = split_indices(len(arrays.clean), params.validation_split, seed)
+    counts = (len(fit_rows), len(val_rows))
+    return Fitted(model, history.history, counts, tuple(arrays.clean.shape[1:]))
+
+
+def save_trained(model_dir: Path, model, card: dict) -> None:
+    """Write ``model.keras`` and ``card.json`` into ``model_dir``, both or neither."""
+    from denoising.models import save_model
+
+    with atomic_dir(model_dir) as folder:
+        save_model(model, folder / "model.keras")
+        save_json(folder / "card.json", card)
+    log.info("saved %s (best val_loss %.4f)", model_dir, card["best_val_loss"])

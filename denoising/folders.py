@@ -9,6 +9,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from denoising.errors import UserError
 from denoising.images import READ_ERRORS, center_crop, load_grayscale, load_native, random_patches
 from denoising.listing import SYSTEM_FILE, irregular_reason, skip_reason, walk_files
+from denoising.params import DataParams
 from denoising.rows import RowWriter
 
 log = logging.getLogger(__name__)
@@ -208,3 +210,35 @@ def _skip(folder: Path, name: str, reason: str, on_error: str) -> dict:
             f"{folder / name}: {reason} (data.on_error is 'fail'; 'skip' skips such files)"
         )
     return {"file": name, "reason": reason}
+
+
+def check_disk_space(
+    out_dir: Path, split_readers: dict[str, Reader], counts: dict[str, FolderCount]
+) -> None:
+    """Fail before decoding anything if both splits' arrays (float32) cannot fit together on
+    the output's disk."""
+    needed = sum(
+        counts[split].images * reader.per_image * reader.shape[0] * reader.shape[1] * 4
+        for split, reader in split_readers.items()
+    )
+    existing = next(folder for folder in [out_dir, *out_dir.parents] if folder.exists())
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise UserError(
+            f"{out_dir}: the arrays need about {needed / 1e9:.2f} GB for "
+            f"{sum(count.images for count in counts.values())} images, and only "
+            f"{free / 1e9:.2f} GB is free"
+        )
+
+
+def readers(params: DataParams, seed: int) -> dict[str, Reader]:
+    """How each split is read: both resized whole (the original design), or, in mode
+    ``patches``, random native-resolution patches for train and a fixed centre crop for test."""
+    if params.mode == "resize":
+        whole = Reader("resize", params.shape, params.max_pixels)
+        return {"train": whole, "test": whole}
+    patch, crop = (params.patch_size,) * 2, (params.test_crop,) * 2
+    return {
+        "train": Reader("patches", patch, params.max_pixels, params.patches_per_image, seed),
+        "test": Reader("crop", crop, params.max_pixels),
+    }

@@ -2,6 +2,7 @@
 models are stored and scored under. ``dvc.yaml`` writes the same paths as ``data/<stage>/<level>``
 (and ``/<model>`` below it); stages take those folders as arguments and read them with these."""
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,16 @@ def scored_models(models: list[str], blind_models: list[str]) -> list[str]:
     """The names that denoised outputs are stored and scored under: each per-level model, then
     each blind one as ``<model>-blind``."""
     return [*models, *(f"{model}{BLIND_SUFFIX}" for model in blind_models)]
+
+
+def add_level_arguments(parser: argparse.ArgumentParser) -> None:
+    """The folders of one noise level that compare and visualize read, and the level itself."""
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--clean-dir", type=Path, required=True)
+    parser.add_argument("--noisy-dir", type=Path, required=True, help="data/noisy/<level>")
+    parser.add_argument("--denoised-dir", type=Path, required=True, help="data/denoised/<level>")
+    parser.add_argument("--baselines-dir", type=Path, required=True, help="data/baselines/<level>")
 
 
 def read_level(

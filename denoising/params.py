@@ -186,12 +186,6 @@ class TrainParams:
     distribute: str = _switch(("auto", "off"))
     stream: str = _switch(("auto", "on", "off"))
 
-    @property
-    def scored_models(self) -> list[str]:
-        """The names that denoised outputs are stored and scored under: each per-level model,
-        then each blind one as ``<model>-blind``."""
-        return [*self.models, *(f"{model}-blind" for model in self.blind_models)]
-
 
 @dataclass(frozen=True)
 class DenoiseParams:

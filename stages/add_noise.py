@@ -14,13 +14,13 @@ from denoising.rows import RowFile, RowWriter
 log = logging.getLogger("add_noise")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--level", type=float, required=True)
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = load_section(args.params, "noise", NoiseParams)
     seed = load_seed(args.params)
 

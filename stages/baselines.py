@@ -14,7 +14,7 @@ from denoising.rows import RowFile, read_rows
 log = logging.getLogger("baselines")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--level", type=float, required=True)
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--noisy-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--timings", type=Path, required=True, help="seconds per image (a log)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = load_section(args.params, "baselines", BaselinesParams)
     seed = load_seed(args.params)
 

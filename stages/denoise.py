@@ -17,7 +17,7 @@ from denoising.rows import RowFile, RowWriter, read_rows
 log = logging.getLogger("denoise")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--level", type=float, required=True)
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--noisy-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--metrics", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = load_section(args.params, "denoise", DenoiseParams)
 
     from denoising.quiet import load_tensorflow

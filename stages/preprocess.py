@@ -2,56 +2,30 @@
 
 import argparse
 import logging
-import shutil
 import time
 from pathlib import Path
 
 from denoising.errors import UserError, run_stage
 from denoising.files import atomic_dir, save_json
-from denoising.folders import FolderCount, Reader, count_files, cpu_count, mapper, write_split
+from denoising.folders import (
+    check_disk_space,
+    count_files,
+    cpu_count,
+    mapper,
+    readers,
+    write_split,
+)
 from denoising.layout import SPLITS
 from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")
 
 
-def check_disk_space(
-    out_dir: Path, split_readers: dict[str, Reader], counts: dict[str, FolderCount]
-) -> None:
-    """Fail before decoding anything if both splits' arrays (float32) cannot fit together on
-    the output's disk."""
-    needed = sum(
-        counts[split].images * reader.per_image * reader.shape[0] * reader.shape[1] * 4
-        for split, reader in split_readers.items()
-    )
-    existing = next(folder for folder in [out_dir, *out_dir.parents] if folder.exists())
-    free = shutil.disk_usage(existing).free
-    if needed > free:
-        raise UserError(
-            f"{out_dir}: the arrays need about {needed / 1e9:.2f} GB for "
-            f"{sum(count.images for count in counts.values())} images, and only "
-            f"{free / 1e9:.2f} GB is free"
-        )
-
-
-def readers(params: DataParams, seed: int) -> dict[str, Reader]:
-    """How each split is read: both resized whole (the original design), or, in mode
-    ``patches``, random native-resolution patches for train and a fixed centre crop for test."""
-    if params.mode == "resize":
-        whole = Reader("resize", params.shape, params.max_pixels)
-        return {"train": whole, "test": whole}
-    patch, crop = (params.patch_size,) * 2, (params.test_crop,) * 2
-    return {
-        "train": Reader("patches", patch, params.max_pixels, params.patches_per_image, seed),
-        "test": Reader("crop", crop, params.max_pixels),
-    }
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--out-dir", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = load_section(args.params, "data", DataParams)
     seed = load_seed(args.params)
 

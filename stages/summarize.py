@@ -13,12 +13,12 @@ from denoising.params import NoiseParams, load_section
 COLUMNS = ("noise_level", "method", "psnr", "ssim")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--compare-dir", type=Path, required=True)
     parser.add_argument("--plot-out", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     noise = load_section(args.params, "noise", NoiseParams)
 
     # Read the levels named in params, not every file in the folder: a level dropped from params

@@ -9,20 +9,15 @@ import numpy as np
 from denoising.errors import UserError, run_stage
 from denoising.figures import sample_grid
 from denoising.files import atomic_path, load_array
+from denoising.layout import add_level_arguments, read_level, scored_models
 from denoising.params import TrainParams, VisualizeParams, load_section, load_seed
-from denoising.rows import read_rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--level", required=True, help="as written in dvc.yaml, for paths")
-    parser.add_argument("--clean-dir", type=Path, required=True)
-    parser.add_argument("--noisy-dir", type=Path, required=True)
-    parser.add_argument("--denoised-dir", type=Path, required=True)
-    parser.add_argument("--baselines-dir", type=Path, required=True)
+    add_level_arguments(parser)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = load_section(args.params, "visualize", VisualizeParams)
     train = load_section(args.params, "train", TrainParams)
     seed = load_seed(args.params)
@@ -32,12 +27,8 @@ def main() -> None:
     subset = load_array(args.baselines_dir / "subset.npy")
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(subset, size=min(params.n_samples, len(subset)), replace=False))
-    rows = {
-        "original": read_rows(args.clean_dir / "test.npy", picks),
-        "noisy": read_rows(args.noisy_dir / "test.npy", picks),
-    }
-    for model in train.scored_models:
-        rows[model] = read_rows(args.denoised_dir / model / args.level / "test.npy", picks)
+    models = scored_models(train.models, train.blind_models)
+    rows = read_level(args.clean_dir, args.noisy_dir, args.denoised_dir, models, picks)
     positions = np.searchsorted(subset, picks)
     for method in params.baselines:
         path = args.baselines_dir / f"{method}.npy"
@@ -45,7 +36,7 @@ def main() -> None:
             raise UserError(f"visualize.baselines: '{method}' is not in baselines.methods")
         rows[method] = load_array(path)[positions]
 
-    figure = sample_grid(rows, title=f"Test images at noise level {args.level}")
+    figure = sample_grid(rows, title=f"Test images at noise level {args.level:g}")
     with atomic_path(args.out) as temporary:
         figure.savefig(temporary, dpi=100, metadata={"Software": None})
 

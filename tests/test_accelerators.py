@@ -4,7 +4,7 @@ fixes its devices at start-up)."""
 import subprocess
 import sys
 
-from conftest import REPO
+from tests.helpers import REPO
 
 SCRIPT = """
 import numpy as np

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import gradient, pipeline_env
 from denoising.denoise_images import main
 from denoising.tiles import Tiling, pad_to_multiple, predict_bands, predict_tiled, receptive_radius
+from tests.helpers import gradient, pipeline_env
 
 
 def errors(capsys) -> str:

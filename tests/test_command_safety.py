@@ -12,9 +12,9 @@ import pytest
 from keras import layers
 from PIL import Image
 
-from conftest import gradient, save_with_card
 from denoising import denoise_images
 from denoising.denoise_images import entry_point, main
+from tests.helpers import gradient, save_with_card
 
 
 def snapshot(*folders):

@@ -127,8 +127,8 @@ def test_stale_temporaries_under_and_beside_outputs_are_swept(tmp_path):
 def test_a_full_disk_during_preprocess_is_one_line_and_leaves_nothing(
     tmp_path, monkeypatch, capsys
 ):
-    from conftest import write_digit_like_images
     from stages import preprocess
+    from tests.helpers import write_digit_like_images
 
     write_digit_like_images(tmp_path / "data/train", 4, seed=1)
     write_digit_like_images(tmp_path / "data/test", 2, seed=2)
@@ -141,10 +141,9 @@ def test_a_full_disk_during_preprocess_is_one_line_and_leaves_nothing(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(RowWriter, "write", full)
-    argv = ["preprocess", "--params", str(tmp_path / "params.yaml")]
-    monkeypatch.setattr("sys.argv", [*argv, "--out-dir", str(tmp_path / "out")])
+    argv = ["--params", str(tmp_path / "params.yaml"), "--out-dir", str(tmp_path / "out")]
     with pytest.raises(SystemExit) as stopped:
-        run_stage(preprocess.main)
+        run_stage(lambda: preprocess.main(argv))
     assert stopped.value.code == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and "no space left on the disk" in errors[0]

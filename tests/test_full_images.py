@@ -5,8 +5,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from conftest import gradient
 from denoising.denoise_images import main
+from tests.helpers import gradient
 
 RNG = np.random.default_rng(7)
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, write_digit_like_images
 from denoising.files import load_array
 from denoising.params import NOISE_TYPES
+from tests.helpers import REPO, write_digit_like_images
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,7 @@ def data(tmp_path_factory):
 
 
 def call(monkeypatch, stage, *args):
-    monkeypatch.setattr("sys.argv", [stage, *map(str, args)])
-    importlib.import_module(f"stages.{stage}").main()
+    importlib.import_module(f"stages.{stage}").main([str(arg) for arg in args])
 
 
 def pipeline(monkeypatch, root, name, noise, train, blind=False):

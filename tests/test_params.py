@@ -1,14 +1,15 @@
 """Bad params stop a stage with one line per problem that names the key, and exit code 2."""
 
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from conftest import REPO
 from denoising.errors import UserError
 from denoising.params import ConvParams, DenseParams, TrainParams, load_section, validate_params
+from tests.helpers import REPO
 
 DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())
 
@@ -230,3 +231,11 @@ def test_check_params_stage_fails_in_one_line_and_writes_nothing(tmp_path):
         + ", ".join(TrainParams.__dataclass_fields__)
     ]
     assert not (tmp_path / "ok.txt").exists()
+
+
+def test_every_key_in_params_yaml_says_what_it_does():
+    # params.yaml's comments are the params' documentation: the README links to it.
+    lines = (REPO / "params.yaml").read_text().splitlines()
+    keys = [line for line in lines if re.match(r"\s*[a-z_]+:", line)]
+    assert len(keys) > 60
+    assert [line for line in keys if "#" not in line] == []

@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import yaml
 
-from conftest import (
+from tests.helpers import (
     dvc,
     make_project,
     pipeline_env,
@@ -19,6 +20,8 @@ from conftest import (
     set_param,
     write_digit_like_images,
 )
+
+pytestmark = pytest.mark.e2e
 
 LEVELS = [0.3, 0.8]
 MODELS = ["dense", "conv"]
@@ -111,6 +114,18 @@ def test_pipeline_end_to_end(project):
     stale = set(json.loads(dvc(project, "status", "--json")))
     assert stale == {"check_params", *(f"train@conv-{level}" for level in LEVELS)}
     set_param(project, "models.conv.filters", [4, 4])
+    assert "up to date" in dvc(project, "status")
+
+
+def test_new_outputs_at_one_level_make_only_that_level_stale(project):
+    dvc(project, "repro")
+    level = LEVELS[0]
+    # What a retrained model at one level does downstream: new denoised images at that level.
+    path = project / f"data/denoised/{level}/conv/test.npy"
+    np.save(path, np.load(path) * np.float32(0.5))
+    stale = set(json.loads(dvc(project, "status", "--json")))
+    assert stale == {f"denoise@conv-{level}", f"compare@{level}", f"visualize@{level}"}
+    dvc(project, "checkout", "--force", f"denoise@conv-{level}")
     assert "up to date" in dvc(project, "status")
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, dvc, run
+from tests.helpers import REPO, dvc, run
+
+pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "")
 # The committed plot inputs and everything `dvc plots` reads to draw them.

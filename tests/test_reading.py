@@ -14,12 +14,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, write_digit_like_images
 from denoising.denoise_images import main
 from denoising.folders import Reader, count_files, mapper, write_split
 from denoising.full_images import load_full
 from denoising.images import ImageTooLarge, open_image
 from denoising.listing import NOT_REGULAR
+from tests.helpers import REPO, write_digit_like_images
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "gif": "GIF"}
 MUTANTS_PER_FORMAT = 50

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import (
+from tests.helpers import (
     REPO,
     dvc,
     make_project,
@@ -22,6 +22,8 @@ from conftest import (
     set_param,
     write_digit_like_images,
 )
+
+pytestmark = pytest.mark.e2e
 
 # Every kind of bad or awkward file a user's folder holds, and whether preprocess keeps it.
 KEPT = ["cmyk.jpg", "wide16.tif", "animated.gif", "rotated.jpg", "palette.png", "rgba.webp"]

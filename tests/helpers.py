@@ -74,6 +74,18 @@ def run(args, cwd):
     return result.stdout
 
 
+def stage_process(stage: str, params_path, *args) -> subprocess.CompletedProcess:
+    """Run ``python -m stages.<stage> --params params_path args...`` from the repository, as
+    DVC would; the finished process, with its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", f"stages.{stage}", "--params", str(params_path), *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def dvc(project, *args):
     return run([sys.executable, "-m", "dvc", *args], project)
 

@@ -1,15 +1,13 @@
 """Bad params stop a stage with one line per problem that names the key, and exit code 2."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from denoising.errors import UserError
 from denoising.params import ConvParams, DenseParams, TrainParams, load_section, validate_params
-from tests.helpers import REPO
+from tests.helpers import REPO, stage_process
 
 DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())
 
@@ -87,16 +85,6 @@ def test_unquoted_on_off_read_as_the_words(tmp_path):
         load_section(path, "train", TrainParams)
 
 
-def run_stage(stage, params_path, *args):
-    return subprocess.run(
-        [sys.executable, "-m", f"stages.{stage}", "--params", str(params_path), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(
     ("stage", "section", "key", "value", "message", "args"),
     [
@@ -163,7 +151,7 @@ def run_stage(stage, params_path, *args):
 def test_stage_with_bad_param_exits_with_one_line(
     tmp_path, stage, section, key, value, message, args
 ):
-    result = run_stage(stage, write_params(tmp_path, section, key, value), *args)
+    result = stage_process(stage, write_params(tmp_path, section, key, value), *args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -174,7 +162,9 @@ def test_negative_seed_is_rejected(tmp_path):
     params = dict(DEFAULTS, seed=-1)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    result = run_stage("add_noise", path, "--level", "0.3", "--clean-dir", "x", "--out-dir", "x")
+    result = stage_process(
+        "add_noise", path, "--level", "0.3", "--clean-dir", "x", "--out-dir", "x"
+    )
     assert result.returncode == 2
     assert "seed: -1 is not allowed; it must be an integer >= 0" in result.stderr
 
@@ -217,14 +207,7 @@ def test_the_whole_file_check_names_each_problem(tmp_path, change, message):
 
 def test_check_params_stage_fails_in_one_line_and_writes_nothing(tmp_path):
     path = write_params(tmp_path, "train", "epoch", 30)
-    result = subprocess.run(
-        [sys.executable, "-m", "stages.check_params", "--params", str(path)]
-        + ["--out", str(tmp_path / "ok.txt")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = stage_process("check_params", path, "--out", tmp_path / "ok.txt")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         f"error: {path}: train.epoch: unknown key; known keys are "

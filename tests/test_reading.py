@@ -5,8 +5,6 @@ import io
 import json
 import os
 import struct
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -19,7 +17,7 @@ from denoising.folders import Reader, count_files, mapper, write_split
 from denoising.full_images import load_full
 from denoising.images import ImageTooLarge, open_image
 from denoising.listing import NOT_REGULAR
-from tests.helpers import REPO, write_digit_like_images
+from tests.helpers import REPO, stage_process, write_digit_like_images
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "gif": "GIF"}
 MUTANTS_PER_FORMAT = 50
@@ -74,14 +72,7 @@ def test_corrupt_exif_under_fail_is_one_line(tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update(dir=str(tmp_path / "data"), on_error="fail")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    result = subprocess.run(
-        [sys.executable, "-m", "stages.preprocess", "--params", str(tmp_path / "params.yaml")]
-        + ["--out-dir", str(tmp_path / "out")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = stage_process("preprocess", tmp_path / "params.yaml", "--out-dir", tmp_path / "out")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "bad.webp: SyntaxError" in errors[0]

@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import json
 from importlib.metadata import version
 from pathlib import Path
 
@@ -30,11 +31,20 @@ def model_card(
 ) -> dict:
     """The card saved beside a model: what it is (architecture, the input size it takes: its
     training size, or "any" for a fully convolutional model, and its size multiple), what it was
-    trained on (noise at ``levels``, one level or a blind [low, high] range; train and
-    validation counts; the data manifest's SHA-256), how (``train``'s knobs, seed, epochs run,
+    trained on (the data folder, its mode and image or patch size from the manifest; noise at
+    ``levels``, one level or a blind [low, high] range; train and validation counts; the data
+    manifest's SHA-256), how (``train``'s knobs, seed, epochs run,
     best validation loss: ``fitted``, a ``training.Fitted``) and with which package versions."""
     level = {"range": levels} if isinstance(levels, list) else {"level": levels}
+    data = json.loads(Path(manifest).read_text())
     return {
+        # What it was trained on, for denoise-images' warning about images far from it.
+        "data": {
+            "dir": data["data_dir"],
+            "mode": data["mode"],
+            "image_shape": data["train"]["image_shape"],
+            "images": data["train"]["count"],
+        },
         "model": name,
         "architecture": dataclasses.asdict(model_params),
         "input_shape": list(fitted.image_shape) if model_params.fixed_size else "any",

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from denoising.ensemble import self_ensemble
 from denoising.errors import UserError, run_stage
 from denoising.files import atomic_path, load_json
 from denoising.full_images import (
@@ -81,6 +82,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("auto", *FORMATS),
         default="auto",
         help="results as PNG, or TIFF with every frame; auto: TIFF for TIFF inputs, else PNG",
+    )
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="average the 8 flips and rotations of each tile (self-ensemble): 8x the time",
     )
     parser.add_argument(
         "--overwrite",
@@ -315,6 +321,26 @@ def denoise_fixed(image: np.ndarray, predict, shape: list[int]) -> np.ndarray:
     return np.stack(results, axis=-1)
 
 
+def domain_warning(path: Path, size: tuple[int, int], card: dict) -> str | None:
+    """A one-line warning when an image is far from what the model was trained on: a model
+    trained on whole images resized to h x w, given one more than 4 times larger (or smaller)
+    on a side. Cards from before the "data" entry say nothing, so nothing is said."""
+    data = card.get("data")
+    if not isinstance(data, dict) or data.get("mode") != "resize":
+        return None
+    trained = data.get("image_shape")
+    if not (isinstance(trained, list) and len(trained) == 2 and min(trained) > 0):
+        return None
+    ratios = [size[i] / trained[i] for i in (0, 1)]
+    if all(0.25 <= ratio <= 4 for ratio in ratios):
+        return None
+    return (
+        f"warning: {path}: model '{card['model']}' was trained on images resized to "
+        f"{trained[1]}x{trained[0]} ({data.get('dir')}); this image is {size[1]}x{size[0]}: "
+        "expect poor results; train on images like it, with data.mode: patches"
+    )
+
+
 def check_size(path: Path, size: tuple[int, int], card: dict, resize: bool) -> None:
     """A fixed-size model takes only its training size, unless --resize accepts the resizing."""
     shape = card["input_shape"]
@@ -341,6 +367,15 @@ def main(argv: list[str] | None = None) -> None:
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(batch))
 
+    if args.tta:
+        shape = card["input_shape"]
+        if shape != "any" and shape[0] != shape[1]:
+            raise UserError(
+                f"--tta: model '{card['model']}' takes only {shape[1]}x{shape[0]} "
+                "images, which turn into another shape when rotated; leave --tta out"
+            )
+        predict = self_ensemble(predict)
+
     tiling = None if card["input_shape"] != "any" else plan_tiling(predict, card, args)
     started, pixels, done = time.perf_counter(), 0, 0
     for (path, _), target in tqdm(
@@ -357,6 +392,9 @@ def main(argv: list[str] | None = None) -> None:
             skipped.append({"file": str(path), "reason": problem})
             continue
         check_size(path, image.shape[1:3], card, args.resize)
+        warning = domain_warning(path, image.shape[1:3], card)
+        if warning is not None:
+            tqdm.write(warning, file=sys.stderr)
         result = denoise(image, predict, card, tiling, result_dtype(image, chosen))
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, overwrite=args.overwrite) as temporary:

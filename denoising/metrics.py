@@ -34,3 +34,14 @@ def image_scores(clean: np.ndarray, estimate: np.ndarray) -> dict[str, np.ndarra
 def quality(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
     """Mean PSNR and mean SSIM of ``estimate`` against ``clean``, over the images."""
     return {name: float(np.mean(values)) for name, values in image_scores(clean, estimate).items()}
+
+
+def best_method(scores: dict) -> str:
+    """The method (a model or a baseline, never the noisy input) with the highest PSNR among
+    ``scores``' entries that are {"psnr": ..., "ssim": ...}; ties go to the first in name order."""
+    methods = {
+        name: value["psnr"]
+        for name, value in sorted(scores.items())
+        if isinstance(value, dict) and name != "noisy"
+    }
+    return max(methods, key=methods.get)

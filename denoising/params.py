@@ -97,11 +97,13 @@ def _positive_int_list(value: Any) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelParams:
-    """Training knobs that a model's own section may set; those left out come from ``train``."""
+    """Training knobs that a model's own section may set (epochs, batch_size, learning_rate,
+    fresh_noise); those left out come from ``train``."""
 
     epochs: int | None = _rule(_positive_int, "an integer >= 1", default=None)
     batch_size: int | None = _rule(_positive_int, "an integer >= 1", default=None)
     learning_rate: float | None = _rule(_positive_number, "a number > 0", default=None)
+    fresh_noise: bool | None = _rule(lambda v: isinstance(v, bool), "true or false", default=None)
 
     # The size contract, decided here once: train checks its arrays against it, and the model
     # card carries it to denoise-images. A fixed-size model takes only its training size.

@@ -6,7 +6,7 @@ from pathlib import Path
 from denoising.errors import run_stage
 from denoising.files import load_array, load_json, save_json
 from denoising.layout import add_level_arguments, read_level, scored_models
-from denoising.metrics import quality
+from denoising.metrics import best_method, quality
 from denoising.params import TrainParams, load_section
 
 
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     scores = {"noise_level": args.level, "images": len(subset)}
     scores.update({name: quality(clean, denoised) for name, denoised in images.items()})
     scores.update(load_json(args.baselines_dir / "metrics.json"))
+    scores["best_method"] = best_method(scores)
     save_json(args.out, scores)
 
 

@@ -4,6 +4,7 @@ method), as plot data."""
 import argparse
 import csv
 import io
+import logging
 from pathlib import Path
 
 from denoising.errors import UserError, run_stage
@@ -11,6 +12,7 @@ from denoising.files import atomic_path, load_json
 from denoising.params import NoiseParams, load_section
 
 COLUMNS = ("noise_level", "method", "psnr", "ssim")
+log = logging.getLogger("summarize")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,9 +30,13 @@ def main(argv: list[str] | None = None) -> None:
         path = args.compare_dir / f"{level}.json"
         if not path.is_file():
             raise UserError(f"{path}: scores for noise level {level} not found")
-        for method, scores in load_json(path).items():
+        compared = load_json(path)
+        for method, scores in compared.items():
             if isinstance(scores, dict):
                 rows.append({"noise_level": level, "method": method, **scores})
+        best = compared.get("best_method")
+        if best is not None:
+            log.info("noise level %g: best %s, %.2f dB", level, best, compared[best]["psnr"])
 
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")

@@ -1,5 +1,7 @@
 """denoise-images: formats and modes, 16-bit, nested folders, bad files, cards, tiling."""
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +213,28 @@ def test_bands_read_and_hold_one_row_of_tiles_at_a_time():
     whole = predict(pad_to_multiple(image, 4).transpose(2, 0, 1)[..., None])[..., 0]
     expected = whole.transpose(1, 2, 0)[:301, :157]
     np.testing.assert_allclose(np.concatenate(bands), expected, atol=1e-6)
+
+
+def test_an_image_far_from_the_training_size_gets_one_warning(tmp_path, models, capsys):
+    folder = tmp_path / "model"
+    shutil.copytree(models["conv"], folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["data"] = {"dir": "data/sample", "mode": "resize", "image_shape": [28, 28], "images": 9}
+    (folder / "card.json").write_text(json.dumps(card))
+    Image.fromarray(gradient()).save(tmp_path / "near.png")  # 40x30: near 28x28
+    Image.fromarray(gradient(200, 150)).save(tmp_path / "far.png")
+    main(
+        [
+            str(folder),
+            str(tmp_path / "near.png"),
+            str(tmp_path / "far.png"),
+            "-o",
+            str(tmp_path / "o"),
+        ]
+    )
+    warnings = [line for line in errors(capsys).splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {tmp_path / 'far.png'}: model 'conv' was trained on images resized to 28x28 "
+        "(data/sample); this image is 200x150: expect poor results; train on images like it, "
+        "with data.mode: patches"
+    ]

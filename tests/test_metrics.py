@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from denoising.metrics import MAX_PSNR, psnr, quality, ssim
+from denoising.metrics import MAX_PSNR, best_method, psnr, quality, ssim
 
 
 def test_identical_images_score_the_cap_and_ssim_one():
@@ -27,3 +27,14 @@ def test_ssim_falls_with_noise():
     slightly = np.clip(clean + 0.05 * rng.standard_normal(clean.shape), 0, 1)
     heavily = np.clip(clean + 0.5 * rng.standard_normal(clean.shape), 0, 1)
     assert 1.0 > ssim(clean, slightly).mean() > ssim(clean, heavily).mean()
+
+
+def test_the_best_method_is_the_highest_psnr_never_the_noisy_input():
+    scores = {
+        "noise_level": 0.5,
+        "images": 3,
+        "noisy": {"psnr": 40.0, "ssim": 0.9},
+        "conv": {"psnr": 18.0, "ssim": 0.8},
+        "bm3d": {"psnr": 19.5, "ssim": 0.7},
+    }
+    assert best_method(scores) == "bm3d"

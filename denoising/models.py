@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from denoising.files import atomic_path
-from denoising.params import ConvParams, DenseParams, DncnnParams, UnetParams
+from denoising.params import ConvParams, DenseParams, DncnnParams, DrunetParams, UnetParams
 
 # A .keras file is a zip archive. Keras stamps it with the save time (in metadata.json and on the
 # weights entry) and numbers shared layers by their memory address (in config.json). We pin all
@@ -83,11 +83,57 @@ def build_unet(image_shape: tuple[int, int, int], params: UnetParams) -> keras.M
         x = layers.Conv2DTranspose(params.base_filters * 2**level, 2, strides=2)(x)
         x = layers.Concatenate()([x, skips[level]])
         x = _conv_block(x, params.base_filters * 2**level)
-    outputs = layers.Conv2D(image_shape[-1], 1, activation="sigmoid")(x)
-    return keras.Model(inputs, outputs, name="unet")
+    return keras.Model(inputs, _output(inputs, x, params.residual, 1), name="unet")
 
 
-BUILDERS = {"dense": build_dense, "conv": build_conv, "dncnn": build_dncnn, "unet": build_unet}
+def _output(inputs, features, residual: bool, kernel: int):
+    """The last layer: with ``residual``, the noise is predicted and subtracted from the input,
+    clipped to [0, 1] (residual learning, as DnCNN); otherwise a sigmoid gives the image."""
+    channels = inputs.shape[-1]
+    if not residual:
+        return layers.Conv2D(channels, kernel, padding="same", activation="sigmoid")(features)
+    noise = layers.Conv2D(channels, kernel, padding="same", name="predicted_noise")(features)
+    return layers.ReLU(max_value=1.0, name="clip")(layers.Subtract()([inputs, noise]))
+
+
+def _residual_block(x, width: int):
+    """conv-ReLU-conv added back to its input, as in DRUNet (no batch norm)."""
+    y = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+    y = layers.Conv2D(width, 3, padding="same")(y)
+    return layers.Add()([x, y])
+
+
+def build_drunet(image_shape: tuple[int, int, int], params: DrunetParams) -> keras.Model:
+    """A DRUNet-shaped residual U-Net (Zhang et al. 2021): ``params.blocks`` residual blocks at
+    every scale, 2x2 strided convolutions down and transposed convolutions up between the
+    ``params.widths``, additive skips, no batch norm. Widths that grow downwards put most of the
+    work at the lower scales, which is what makes it affordable on a CPU."""
+    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    widths = params.widths
+    x = layers.Conv2D(widths[0], 3, padding="same")(inputs)
+    skips = []
+    for scale, width in enumerate(widths[:-1]):
+        for _ in range(params.blocks):
+            x = _residual_block(x, width)
+        skips.append(x)
+        x = layers.Conv2D(widths[scale + 1], 2, strides=2, use_bias=False)(x)
+    for _ in range(params.blocks):
+        x = _residual_block(x, widths[-1])
+    for scale in reversed(range(len(widths) - 1)):
+        x = layers.Conv2DTranspose(widths[scale], 2, strides=2, use_bias=False)(x)
+        x = layers.Add()([x, skips[scale]])
+        for _ in range(params.blocks):
+            x = _residual_block(x, widths[scale])
+    return keras.Model(inputs, _output(inputs, x, params.residual, 3), name="drunet")
+
+
+BUILDERS = {
+    "dense": build_dense,
+    "conv": build_conv,
+    "dncnn": build_dncnn,
+    "unet": build_unet,
+    "drunet": build_drunet,
+}
 
 
 def build_model(

@@ -141,13 +141,31 @@ class DncnnParams(ModelParams):
 class UnetParams(ModelParams):
     depth: int = _rule(_positive_int, "an integer >= 1")
     base_filters: int = _rule(_positive_int, "an integer >= 1")
+    residual: bool = _rule(lambda v: isinstance(v, bool), "true or false", default=False)
 
     @property
     def size_multiple(self) -> int:
         return 2**self.depth
 
 
-MODEL_PARAMS = {"dense": DenseParams, "conv": ConvParams, "dncnn": DncnnParams, "unet": UnetParams}
+@dataclass(frozen=True, kw_only=True)
+class DrunetParams(ModelParams):
+    widths: list = _rule(_positive_int_list, "a non-empty list of widths, one per scale")
+    blocks: int = _rule(_positive_int, "an integer >= 1 (residual blocks at every scale)")
+    residual: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+
+    @property
+    def size_multiple(self) -> int:
+        return 2 ** (len(self.widths) - 1)
+
+
+MODEL_PARAMS = {
+    "dense": DenseParams,
+    "conv": ConvParams,
+    "dncnn": DncnnParams,
+    "unet": UnetParams,
+    "drunet": DrunetParams,
+}
 MODEL_NAMES = tuple(MODEL_PARAMS)
 
 

@@ -7,6 +7,7 @@ from denoising.params import (
     ConvParams,
     DenseParams,
     DncnnParams,
+    DrunetParams,
     TrainParams,
     UnetParams,
     training_for,
@@ -18,6 +19,7 @@ TINY = {
     "conv": ConvParams(filters=[4, 4]),
     "dncnn": DncnnParams(depth=3, filters=4, batch_norm=True),
     "unet": UnetParams(depth=2, base_filters=4),
+    "drunet": DrunetParams(widths=[4, 8, 8], blocks=1, residual=True),
 }
 
 
@@ -37,7 +39,7 @@ def test_dense_hidden_widths_are_a_list():
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [64, 32, 64]
 
 
-@pytest.mark.parametrize("name", ["conv", "dncnn", "unet"])
+@pytest.mark.parametrize("name", ["conv", "dncnn", "unet", "drunet"])
 @pytest.mark.parametrize("shape", [(16, 24), (32, 8)])
 def test_convolutional_models_take_any_allowed_size(name, shape):
     # Built for 28x28, then run on other non-square sizes that their poolings allow.
@@ -53,6 +55,37 @@ def test_size_multiple_follows_the_poolings():
     assert UnetParams(depth=3, base_filters=4).size_multiple == 8
     assert TINY["dncnn"].size_multiple == 1 and not TINY["dncnn"].fixed_size
     assert TINY["dense"].fixed_size
+    assert TINY["drunet"].size_multiple == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("unet", UnetParams(depth=2, base_filters=4, residual=True)),
+        ("drunet", DrunetParams(widths=[4, 8], blocks=2, residual=True)),
+    ],
+)
+def test_residual_models_subtract_their_predicted_noise(name, params):
+    model = build_model(name, params, (16, 16, 1), 0.001, "mse")
+    noise_layer = model.get_layer("predicted_noise")
+    # With the noise predicted as zero everywhere, the output is the input, clipped.
+    noise_layer.set_weights([np.zeros_like(w) for w in noise_layer.get_weights()])
+    batch = np.random.default_rng(1).uniform(-0.2, 1.2, size=(2, 16, 24, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(batch, verbose=0), np.clip(batch, 0, 1), atol=1e-6)
+
+
+def test_drunet_puts_its_width_at_the_lower_scales():
+    model = build_model(
+        "drunet",
+        DrunetParams(widths=[8, 16, 32], blocks=2, residual=True),
+        (32, 32, 1),
+        0.001,
+        "mse",
+    )
+    convolutions = [layer for layer in model.layers if "conv2d" in layer.name]
+    assert {layer.filters for layer in convolutions} >= {8, 16, 32}
+    # No batch normalisation, as in DRUNet.
+    assert not [layer for layer in model.layers if "batch_normalization" in layer.name]
 
 
 def test_dncnn_output_is_noisy_minus_predicted_noise_clipped():

@@ -24,7 +24,7 @@ def test_defaults_are_the_original_design():
     assert DEFAULTS["data"]["image_size"] == [28, 28]
     assert DEFAULTS["noise"] == {"type": "gaussian", "levels": [0.3, 0.5, 0.8], "clip": True}
     train = load_section(REPO / "params.yaml", "train", TrainParams)
-    assert (train.models, train.epochs, train.batch_size) == (["dense", "conv"], 10, 256)
+    assert (train.models, train.epochs, train.batch_size) == (["dense", "unet"], 10, 256)
     assert (train.loss, train.learning_rate, train.patience) == ("binary_crossentropy", 0.001, 0)
     assert (train.fresh_noise, train.target) == (False, "clean")
     dense = load_section(REPO / "params.yaml", "models.dense", DenseParams)
@@ -54,7 +54,7 @@ def test_model_section_is_checked_like_any_other(tmp_path):
             "models",
             ["dense", "resnet"],
             "train.models: ['dense', 'resnet'] is not allowed; it must be a non-empty list of "
-            "distinct names from dense, conv, dncnn, unet",
+            "distinct names from dense, conv, dncnn, unet, drunet",
         ),
         ("loss", "hinge", "train.loss: 'hinge' is not allowed; it must be one of"),
         ("learning_rate", -1, "train.learning_rate: -1 is not allowed; it must be a number > 0"),
@@ -187,9 +187,9 @@ def test_the_shipped_params_are_valid_as_a_whole():
             "visualize.baselines: 'nlm' is not run; it must be one of baselines.methods",
         ),
         (lambda p: p["apply"].update(model="conv/0.4"), "apply.model: 'conv/0.4' is not trained"),
-        (lambda p: p["apply"].update(model="unet/blind"), "apply.model: 'unet/blind' is not"),
+        (lambda p: p["apply"].update(model="drunet/blind"), "apply.model: 'drunet/blind' is not"),
         (lambda p: p["apply"].update(overlap=200), "apply.overlap: 200 is not allowed"),
-        (lambda p: p["models"].pop("conv"), "models.conv: missing; train.models"),
+        (lambda p: p["models"].pop("unet"), "models.unet: missing; train.models"),
     ],
 )
 def test_the_whole_file_check_names_each_problem(tmp_path, change, message):

@@ -14,7 +14,6 @@ side by side in this one run:
 
 import argparse
 import multiprocessing
-import os
 import re
 import shutil
 import subprocess
@@ -30,11 +29,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.project import ENV, copy_pipeline  # noqa: E402
 from bench.quality import machine  # noqa: E402
 
-PIPELINE = ["dvc.yaml", "params.yaml", ".gitignore", ".dvc/config", ".dvc/plots", "stages"]
-PIPELINE += ["denoising", "data/examples"]
-ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 FIT = re.compile(r"fit took ([\d.]+) s")
 PREDICT = re.compile(r"predict took ([\d.]+) s")
 READ = re.compile(r"read \d+ files in ([\d.]+) s")
@@ -146,27 +143,18 @@ def side_by_side(pattern: re.Pattern, stage_args: list, bare_args: list, cwd: Pa
 
 
 def make_project(project: Path, data_dir: Path) -> None:
-    for name in PIPELINE:
-        source, target = REPO / name, project / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"]["dir"] = str(data_dir)
-    params["noise"]["levels"] = [0.5]
-    params["train"].update(models=["dense", "conv"], blind_models=[], epochs=1)
-    # Several dense epochs, so that the first epoch's tracing does not dominate its time.
-    params["models"]["dense"]["epochs"] = 5
-    params["models"]["conv"]["epochs"] = 1
-    params["baselines"].update(methods=["median"], max_images=50)
-    params["visualize"]["baselines"] = []
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for command in (["git", "init", "-q"], ["git", "add", "-A"]):
-        subprocess.run(command, cwd=project, check=True)
-    commit = ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"]
-    subprocess.run(commit, cwd=project, check=True)
+    def update(params: dict) -> None:
+        params["data"]["dir"] = str(data_dir)
+        params["noise"]["levels"] = [0.5]
+        params["train"].update(models=["dense", "conv"], blind_models=[], epochs=1)
+        # Several dense epochs, so that the first epoch's tracing does not dominate its time.
+        params["models"]["dense"]["epochs"] = 5
+        params["models"]["conv"]["epochs"] = 1
+        params["baselines"].update(methods=["median"], max_images=50)
+        params["visualize"]["baselines"] = []
+        params["apply"]["model"] = "conv/0.5"
+
+    copy_pipeline(project, update)
 
 
 def stage(name: str, *args) -> list:

@@ -1,0 +1,175 @@
+"""Benchmark: the photo recipe against BM3D on full images, as the DnCNN paper measures.
+
+    python bench/photos.py DATA_DIR --sigma 25 [--sigma 50] [--minutes 60] [--keep OUT_DIR]
+
+DATA_DIR holds train/ (Train400) and test/ (Set12), as in ../shared/benchmarks/photos. For
+each sigma (on the 0-255 scale), in a temporary copy of the pipeline (the workspace is left as
+it is), the photo recipe in bench/photo_recipe.yaml trains one model on DATA_DIR/train through
+`dvc repro`: native-resolution patches, fresh noise, flips and rotations, L1 loss, cosine decay.
+The training budget in minutes becomes a number of epochs, from the time of a first 1-epoch run,
+so the training itself stays reproducible. Then every full test image gets seeded noise, clipped
+to [0, 1] and stored as an 8-bit PNG; `denoise-images` denoises those files at full size, BM3D
+(told sigma) denoises the very same files, and both are scored against the clean images (PSNR
+and SSIM with data range 1, averaged over images). One table per sigma is printed.
+"""
+
+import argparse
+import json
+import multiprocessing
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.project import ENV, copy_pipeline  # noqa: E402
+from bench.quality import machine  # noqa: E402
+from denoising.metrics import quality  # noqa: E402
+
+RECIPE = Path(__file__).with_name("photo_recipe.yaml")
+FIT = re.compile(r"fit took ([\d.]+) s")
+
+
+def level_of(sigma: float) -> float:
+    """The noise level on the [0, 1] scale, rounded so that DVC's folder names stay short."""
+    return round(sigma / 255, 4)
+
+
+def dvc_repro(project: Path, *targets: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", *targets],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        sys.exit(f"dvc repro failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return result.stdout + result.stderr
+
+
+def train(data: Path, sigma: float, minutes: float, work: Path) -> tuple[Path, float, int]:
+    """Train the recipe's model at ``sigma`` within ``minutes``; its folder, the fitting
+    minutes, and the epochs run."""
+    recipe = yaml.safe_load(RECIPE.read_text())
+    model, level = recipe["train"]["models"][0], level_of(sigma)
+    project = work / f"project-{sigma:g}"
+
+    def update(params: dict, epochs: int = 1) -> None:
+        for section, values in recipe.items():
+            if section == "models":
+                for name, settings in values.items():
+                    params["models"][name].update(settings)
+            else:
+                params[section].update(values)
+        params["data"]["dir"] = str(data.resolve())
+        params["noise"]["levels"] = [level]
+        params["models"][model]["epochs"] = epochs
+        params["apply"]["model"] = f"{model}/{level}"
+
+    copy_pipeline(project, update)
+    stage = f"train@{model}-{level}"
+    first = float(FIT.search(dvc_repro(project, stage))[1])
+    epochs = max(1, int(minutes * 60 // first))
+    print(f"sigma {sigma:g}: 1 epoch took {first:.0f} s, so {epochs} epochs", flush=True)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"][model]["epochs"] = epochs
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    seconds = float(FIT.search(dvc_repro(project, stage))[1])
+    return project / f"models/{model}/{level}", seconds / 60, epochs
+
+
+def noisy_copies(test: Path, sigma: float, out: Path) -> list[tuple[Path, Path]]:
+    """Seeded noisy copies of every test image, clipped, as 8-bit PNGs: (clean, noisy) paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for index, clean in enumerate(sorted(test.glob("*.png"))):
+        pixels = np.asarray(Image.open(clean).convert("L"), dtype=np.float32) / 255
+        rng = np.random.default_rng([int(sigma * 100), index])
+        noisy = pixels + sigma / 255 * rng.standard_normal(pixels.shape, dtype=np.float32)
+        eight = np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
+        Image.fromarray(eight).save(out / clean.name)
+        pairs.append((clean, out / clean.name))
+    return pairs
+
+
+def load(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"), dtype=np.float32)[..., None] / 255
+
+
+def bm3d_file(item: tuple[Path, Path, float]) -> float:
+    """Denoise one noisy file with BM3D (told sigma) into ``out``; the seconds it took."""
+    import bm3d
+
+    noisy_path, out_path, sigma = item
+    noisy = load(noisy_path)[..., 0]
+    started = time.perf_counter()
+    result = bm3d.bm3d(noisy, sigma_psd=sigma / 255)
+    seconds = time.perf_counter() - started
+    eight = np.round(np.clip(result, 0, 1) * 255).astype(np.uint8)
+    Image.fromarray(eight).save(out_path)
+    return seconds
+
+
+def scores(pairs: list[tuple[Path, Path]], folder: Path | None) -> tuple[float, float]:
+    """Mean PSNR and SSIM over the images: the noisy files themselves, or ``folder``'s."""
+    values = []
+    for clean, noisy in pairs:
+        estimate = load(noisy if folder is None else folder / noisy.name)
+        reference = load(clean)
+        score = quality(reference[None], estimate[None])
+        values.append((score["psnr"], score["ssim"]))
+    return tuple(float(np.mean(column)) for column in zip(*values, strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", type=Path, help="a folder with train/ and test/")
+    parser.add_argument("--sigma", type=float, action="append", required=True)
+    parser.add_argument("--minutes", type=float, default=60.0, help="training budget per sigma")
+    parser.add_argument("--keep", type=Path, help="copy each trained model's folder here")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="photos-bench-"))
+    print(f"# {machine()}; data: {args.data}; work: {work}", flush=True)
+    for sigma in args.sigma:
+        model_dir, fit_minutes, epochs = train(args.data, sigma, args.minutes, work)
+        name = model_dir.parent.name
+        if args.keep:
+            shutil.copytree(model_dir, args.keep / f"{name}-sigma{sigma:g}", dirs_exist_ok=True)
+        pairs = noisy_copies(args.data / "test", sigma, work / f"noisy-{sigma:g}")
+        megapixels = sum(load(noisy).size for _, noisy in pairs) / 1e6
+        started = time.perf_counter()
+        command = [Path(sys.executable).parent / "denoise-images", model_dir, work / f"noisy-{sigma:g}"]
+        subprocess.run([*map(str, command), "-o", str(work / f"{name}-{sigma:g}")], check=True,
+                       env=ENV, capture_output=True)
+        model_seconds = time.perf_counter() - started
+        (work / f"bm3d-{sigma:g}").mkdir()
+        items = [(noisy, work / f"bm3d-{sigma:g}" / noisy.name, sigma) for _, noisy in pairs]
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            bm3d_seconds = sum(pool.map(bm3d_file, items))
+        rows = [
+            ("noisy", scores(pairs, None), ""),
+            (name, scores(pairs, work / f"{name}-{sigma:g}"),
+             f"{fit_minutes:5.1f} min training, {epochs} epochs; "
+             f"{model_seconds / megapixels:.1f} s/MP (whole command)"),
+            ("bm3d", scores(pairs, work / f"bm3d-{sigma:g}"),
+             f"{bm3d_seconds / megapixels:.1f} s/MP (one core)"),
+        ]
+        print(f"\nsigma {sigma:g} (0-255 scale), clipped 8-bit noisy PNGs, {len(pairs)} full images")
+        print(f"{'method':<8} {'PSNR dB':>8} {'SSIM':>7}   time")
+        for method, (p, s), note in rows:
+            print(f"{method:<8} {p:>8.2f} {s:>7.3f}   {note}")
+        print(json.dumps({"sigma": sigma, "scores": {m: v for m, v, _ in rows}}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

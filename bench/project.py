@@ -1,0 +1,35 @@
+"""A copy of the pipeline in a fresh git repository, for benchmarks that run DVC on their own
+data without touching the user's workspace."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+PIPELINE = ["dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/plots"]
+PIPELINE += ["stages", "denoising", "data/examples"]
+# DVC and the stages' "python" must be this interpreter's, wherever the benchmark runs from.
+ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def copy_pipeline(project: Path, update) -> None:
+    """Copy the pipeline into ``project``, let ``update(params)`` change its params in place,
+    and commit it all to a new git repository (DVCLive and experiments need a commit)."""
+    for name in PIPELINE:
+        source, target = REPO / name, project / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    update(params)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for command in (["git", "init", "-q"], ["git", "add", "-A"]):
+        subprocess.run(command, cwd=project, check=True)
+    commit = ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"]
+    subprocess.run(commit, cwd=project, check=True)

@@ -148,9 +148,17 @@ def main() -> None:
         pairs = noisy_copies(args.data / "test", sigma, work / f"noisy-{sigma:g}")
         megapixels = sum(load(noisy).size for _, noisy in pairs) / 1e6
         started = time.perf_counter()
-        command = [Path(sys.executable).parent / "denoise-images", model_dir, work / f"noisy-{sigma:g}"]
-        subprocess.run([*map(str, command), "-o", str(work / f"{name}-{sigma:g}")], check=True,
-                       env=ENV, capture_output=True)
+        command = [
+            Path(sys.executable).parent / "denoise-images",
+            model_dir,
+            work / f"noisy-{sigma:g}",
+        ]
+        subprocess.run(
+            [*map(str, command), "-o", str(work / f"{name}-{sigma:g}")],
+            check=True,
+            env=ENV,
+            capture_output=True,
+        )
         model_seconds = time.perf_counter() - started
         (work / f"bm3d-{sigma:g}").mkdir()
         items = [(noisy, work / f"bm3d-{sigma:g}" / noisy.name, sigma) for _, noisy in pairs]
@@ -158,13 +166,21 @@ def main() -> None:
             bm3d_seconds = sum(pool.map(bm3d_file, items))
         rows = [
             ("noisy", scores(pairs, None), ""),
-            (name, scores(pairs, work / f"{name}-{sigma:g}"),
-             f"{fit_minutes:5.1f} min training, {epochs} epochs; "
-             f"{model_seconds / megapixels:.1f} s/MP (whole command)"),
-            ("bm3d", scores(pairs, work / f"bm3d-{sigma:g}"),
-             f"{bm3d_seconds / megapixels:.1f} s/MP (one core)"),
+            (
+                name,
+                scores(pairs, work / f"{name}-{sigma:g}"),
+                f"{fit_minutes:5.1f} min training, {epochs} epochs; "
+                f"{model_seconds / megapixels:.1f} s/MP (whole command)",
+            ),
+            (
+                "bm3d",
+                scores(pairs, work / f"bm3d-{sigma:g}"),
+                f"{bm3d_seconds / megapixels:.1f} s/MP (one core)",
+            ),
         ]
-        print(f"\nsigma {sigma:g} (0-255 scale), clipped 8-bit noisy PNGs, {len(pairs)} full images")
+        print(
+            f"\nsigma {sigma:g} (0-255 scale), clipped 8-bit noisy PNGs, {len(pairs)} full images"
+        )
         print(f"{'method':<8} {'PSNR dB':>8} {'SSIM':>7}   time")
         for method, (p, s), note in rows:
             print(f"{method:<8} {p:>8.2f} {s:>7.3f}   {note}")

@@ -19,6 +19,22 @@ def draw_levels(levels, count: int, rng: np.random.Generator):
     return rng.uniform(low, high, size=(count, 1, 1, 1)).astype(np.float32)
 
 
+def dihedral(clean: np.ndarray, noisy, rng: np.random.Generator):
+    """``clean`` (and ``noisy``, if given), each image flipped and turned by one of the 8
+    symmetries of a square, drawn from ``rng``, the same for an image and its noisy copy.
+    Images that are not square get only the 4 symmetries that keep their shape."""
+    square = clean.shape[1] == clean.shape[2]
+    turns = rng.integers(0, 4 if square else 2, size=len(clean)) * (1 if square else 2)
+    flips = rng.integers(0, 2, size=len(clean)).astype(bool)
+
+    def move(images: np.ndarray) -> np.ndarray:
+        out = [np.rot90(image, k, axes=(0, 1)) for image, k in zip(images, turns, strict=True)]
+        out = [image[:, ::-1] if flip else image for image, flip in zip(out, flips, strict=True)]
+        return np.ascontiguousarray(np.stack(out))
+
+    return move(clean), None if noisy is None else move(noisy)
+
+
 def noisy_pair(clean, corruption: Corruption, rng, noisy=None):
     """(input, target) for ``clean``: the input is ``noisy`` if given, else freshly drawn noise;
     the target is ``clean``, or for target "noisy" a second noisy copy drawn independently at
@@ -51,9 +67,10 @@ class NoisyBatches:
         noisy=None,
         rows=None,
         fresh: bool = True,
+        augment: bool = False,
     ):
         self.clean, self.noisy, self.corruption = clean, noisy, corruption
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed, self.augment = batch_size, seed, augment
         self.rows = np.arange(len(clean)) if rows is None else np.asarray(rows)
         self.fresh = fresh
         # The last two epochs' orders: at an epoch's end, threads may be making batches of both.
@@ -79,8 +96,13 @@ class NoisyBatches:
         start = index * self.batch_size
         rows = np.sort(self.order(epoch)[start : start + self.batch_size])
         rng = np.random.default_rng([self.seed, epoch, index])
+        clean = self.clean[rows]
         given = None if self.noisy is None else self.noisy[rows]
-        return noisy_pair(self.clean[rows], self.corruption, rng, given)
+        if self.augment:
+            # A generator of its own, so that turning augmentation on changes no noise draw.
+            turns = np.random.default_rng([self.seed, epoch, index, 1])
+            clean, given = dihedral(clean, given, turns)
+        return noisy_pair(clean, self.corruption, rng, given)
 
     def dataset(self, epochs: int = 1, threads: int = 2) -> tf.data.Dataset:
         """The batches of ``epochs`` epochs, one after another, as a ``tf.data.Dataset``:

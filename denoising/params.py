@@ -14,6 +14,7 @@ import yaml
 from denoising.errors import UserError
 
 LOSSES = ("binary_crossentropy", "mse", "mae")
+SCHEDULES = ("constant", "cosine")
 NOISE_TYPES = ("gaussian", "poisson", "salt_and_pepper", "speckle")
 
 
@@ -98,12 +99,14 @@ def _positive_int_list(value: Any) -> bool:
 @dataclass(frozen=True, kw_only=True)
 class ModelParams:
     """Training knobs that a model's own section may set (epochs, batch_size, learning_rate,
-    fresh_noise); those left out come from ``train``."""
+    fresh_noise, augment, schedule); those left out come from ``train``."""
 
     epochs: int | None = _rule(_positive_int, "an integer >= 1", default=None)
     batch_size: int | None = _rule(_positive_int, "an integer >= 1", default=None)
     learning_rate: float | None = _rule(_positive_number, "a number > 0", default=None)
     fresh_noise: bool | None = _rule(lambda v: isinstance(v, bool), "true or false", default=None)
+    augment: bool | None = _rule(lambda v: isinstance(v, bool), "true or false", default=None)
+    schedule: str | None = _rule(lambda v: v in SCHEDULES, " or ".join(SCHEDULES), default=None)
 
     # The size contract, decided here once: train checks its arrays against it, and the model
     # card carries it to denoise-images. A fixed-size model takes only its training size.
@@ -192,6 +195,8 @@ class TrainParams:
     )
     blind_epochs: int = _rule(_positive_int, "an integer >= 1")
     fresh_noise: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+    augment: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+    schedule: str = _rule(lambda v: v in SCHEDULES, " or ".join(SCHEDULES))
     target: str = _rule(lambda v: v in ("clean", "noisy"), "clean or noisy")
     epochs: int = _rule(_positive_int, "an integer >= 1")
     batch_size: int = _rule(_positive_int, "an integer >= 1")

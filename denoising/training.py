@@ -7,6 +7,7 @@ batch), so the same params on the same machine give the same weights.
 """
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,11 +126,19 @@ def training_feed(
         given = None if noisy is None else noisy[rows]
         return noisy_pair(clean[rows], corruption, np.random.default_rng([seed, stream]), given)
 
-    if not (arrays.streamed or noisy is None or fresh):
+    if not (arrays.streamed or noisy is None or fresh or params.augment):
         inputs, targets = pair(fit_rows, stream=0)
         return Feed(inputs, targets, pair(val_rows, stream=1), None)
     given = None if fresh else noisy
-    batches = NoisyBatches(clean, corruption, params.batch_size, seed, noisy=given, rows=fit_rows)
+    batches = NoisyBatches(
+        clean,
+        corruption,
+        params.batch_size,
+        seed,
+        noisy=given,
+        rows=fit_rows,
+        augment=params.augment,
+    )
     if arrays.streamed:
         fixed = NoisyBatches(
             clean, corruption, params.batch_size, seed + 1, noisy=noisy, rows=val_rows, fresh=False
@@ -173,12 +182,17 @@ def fit(
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     set_precision(params.mixed_precision)
+    learning_rate = params.learning_rate
+    if params.schedule == "cosine":
+        fit_rows, _ = split_indices(len(arrays.clean), params.validation_split, seed)
+        steps = math.ceil(len(fit_rows) / params.batch_size) * params.epochs
+        learning_rate = keras.optimizers.schedules.CosineDecay(params.learning_rate, steps)
     with distribution_strategy(params.distribute).scope():
         model = build_model(
             name,
             model_params,
             arrays.clean.shape[1:],
-            params.learning_rate,
+            learning_rate,
             params.loss,
             params.jit_compile,
         )

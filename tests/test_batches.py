@@ -80,3 +80,32 @@ def test_given_noisy_inputs_are_used_as_they_are():
     corruption = Corruption("gaussian", 0.3, True, "clean")
     inputs, targets = noisy_pair(CLEAN, corruption, np.random.default_rng(3), given)
     assert inputs is given and targets is CLEAN
+
+
+def test_augmentation_moves_each_image_and_its_noisy_copy_together_and_is_seeded():
+    given = CLEAN + 0.05
+    data = batches(augment=True, batch_size=10)
+    data.noisy = given
+    inputs, targets = data.batch(0, 0)
+    again = batches(augment=True, batch_size=10)
+    again.noisy = given
+    np.testing.assert_array_equal(inputs, again.batch(0, 0)[0])
+    # The input is still the target plus 0.05, image by image: one symmetry for both.
+    np.testing.assert_allclose(inputs - targets, 0.05, atol=1e-6)
+    # Each target is one of the 8 symmetries of its clean image, and not all are the identity.
+    originals = CLEAN[np.sort(data.order(0)[:10])]
+    moved = 0
+    for original, target in zip(originals, targets, strict=True):
+        options = [np.rot90(original, k, axes=(0, 1)) for k in range(4)]
+        options += [option[:, ::-1] for option in options]
+        assert any(np.array_equal(option, target) for option in options)
+        moved += not np.array_equal(original, target)
+    assert moved >= 5
+
+
+def test_augmentation_draws_no_noise_of_its_own():
+    plain, augmented = batches(batch_size=10), batches(augment=True, batch_size=10)
+    noise_plain = plain.batch(0, 0)[0] - plain.batch(0, 0)[1]
+    noise_augmented = augmented.batch(0, 0)[0] - augmented.batch(0, 0)[1]
+    # Without clipping the noise would be identical; with it, most pixels still are.
+    assert np.mean(np.isclose(noise_plain, noise_augmented)) > 0.5

@@ -105,6 +105,8 @@ def test_model_section_overrides_training_knobs():
         noise_range=[0.2, 0.9],
         blind_epochs=20,
         fresh_noise=False,
+        augment=False,
+        schedule="constant",
         target="clean",
         epochs=10,
         batch_size=256,

@@ -105,6 +105,22 @@ def test_blind_noise2noise_model_with_fresh_unclipped_noise(monkeypatch, data):
     assert metrics["noise_level"] == 0.5
 
 
+def test_photo_recipe_switches_run_through_the_stages_reproducibly(monkeypatch, data):
+    train = {"augment": True, "schedule": "cosine", "loss": "mae"}
+    first, card = pipeline(monkeypatch, data, "recipe", {}, train)
+    again, _ = pipeline(monkeypatch, data, "recipe-again", {}, train)
+    assert card["train"]["augment"] and card["train"]["schedule"] == "cosine"
+    assert card["data"]["mode"] == "resize" and card["data"]["images"] == 24
+    import keras
+
+    # Compared as weights: in one process, Keras numbers the second run's layer names.
+    names = ("recipe", "recipe-again")
+    models = [keras.saving.load_model(data / name / "model/model.keras") for name in names]
+    for ours, theirs in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert first == again
+
+
 def test_accelerator_switches_train_on_the_cpu(monkeypatch, data):
     train = {"mixed_precision": True, "jit_compile": True}
     try:

@@ -266,9 +266,15 @@ def output_paths(
         if target.exists() or target.is_symlink():
             if not target.is_file() or not overwrite:
                 existing.append(target)
+        # A file where a folder of results must go would stop the run halfway.
+        for folder in target.relative_to(out_dir).parents:
+            if (out_dir / folder).is_file():
+                existing.append(out_dir / folder)
     if existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        allowed = "" if existing[0].is_dir() else "; --overwrite replaces existing results"
+        # --overwrite replaces results, not a folder or a file that stands where a folder must.
+        replaceable = existing[0].is_file() and existing[0] in set(targets)
+        allowed = "; --overwrite replaces existing results" if replaceable else ""
         raise UserError(f"{existing[0]}: already exists{more}; nothing was written{allowed}")
     return targets
 

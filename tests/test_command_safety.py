@@ -214,3 +214,16 @@ def test_a_fifo_among_the_inputs_is_skipped_not_waited_on(tmp_path, models, caps
     main([str(models["identity"]), str(tmp_path / "in"), "-o", str(tmp_path / "out")])
     assert os.listdir(tmp_path / "out") == ["a.png"]
     assert "pipe.png: not a regular file" in capsys.readouterr().err
+
+
+def test_a_file_where_a_result_folder_must_go_is_refused_first(
+    tmp_path, models, capsys, monkeypatch
+):
+    write_images(tmp_path / "in", "a.png", "sub/b.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/sub").write_text("a file named like the folder")
+    errors = refused(
+        capsys, monkeypatch, [models["identity"], tmp_path / "in", "-o", tmp_path / "out"]
+    )
+    assert errors == [f"error: {tmp_path / 'out/sub'}: already exists; nothing was written"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["sub"]

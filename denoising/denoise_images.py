@@ -1,18 +1,22 @@
 """denoise-images: apply a trained model to your own images, at their full size.
 
     denoise-images MODEL INPUT... -o OUTDIR [--tile 256 --overlap 32] [--batch 8]
+    denoise-images bm3d INPUT... --sigma 0.1 -o OUTDIR          (also nlm, tv)
 
 MODEL is a model.keras file (or the folder holding it) with the card.json that the train stage
-writes beside it. INPUT is any mix of image files and folders (read recursively).
+writes beside it, or one of the classical methods bm3d, nlm or tv, told the noise level with
+--sigma (the standard deviation on a [0, 1] scale: 0.1 is 25.5 on the 0-255 scale); those need
+the pipeline's extras (pip install '.[pipeline]') and denoise each frame whole. INPUT is any
+mix of image files and folders (read recursively).
 
 Where results go: each is an image of the input's size and bit depth, at OUTDIR/<its path
 relative to the folder given> (a file given by itself: OUTDIR/<its name>), with the extension
 replaced by .png, or by .tif for a TIFF (every frame of a stack is denoised; --format sets one
 format for all). Inputs that would differ only in extension (a.jpg, a.bmp) keep it: a.jpg.png,
-a.bmp.png. If two inputs
-would still share an output (the same relative path under two folders, one file given twice),
-nothing is written and the colliding inputs are named. An existing file is never overwritten
-unless --overwrite is given; without it, nothing is written and the file is named.
+a.bmp.png. If two inputs would still share an output (the same relative path under two
+folders, one file given twice), nothing is written and the colliding inputs are named. An
+existing file is never overwritten unless --overwrite is given; without it, nothing is written
+and the file is named.
 """
 
 import argparse
@@ -51,7 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("model", type=Path, help="model.keras, or the folder that holds it")
+    parser.add_argument(
+        "model", type=Path, help="model.keras or the folder that holds it; or bm3d, nlm, tv"
+    )
     parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="files or folders")
     parser.add_argument("-o", "--out-dir", type=Path, required=True)
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels (256)")
@@ -84,6 +90,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="results as PNG, or TIFF with every frame; auto: TIFF for TIFF inputs, else PNG",
     )
     parser.add_argument(
+        "--sigma",
+        type=float,
+        help="the noise level (standard deviation, 0 to 1) for bm3d, nlm and tv",
+    )
+    parser.add_argument(
         "--tta",
         action="store_true",
         help="average the 8 flips and rotations of each tile (self-ensemble): 8x the time",
@@ -103,6 +114,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--batch: {args.batch} must be at least 1")
     if args.max_pixels < 1:
         parser.error(f"--max-pixels: {args.max_pixels} must be at least 1")
+    if args.sigma is not None and not 0 <= args.sigma <= 1:
+        parser.error(f"--sigma: {args.sigma} must be between 0 and 1 (0.1 is 25.5 of 255)")
     return args
 
 
@@ -121,6 +134,8 @@ def read_card(model: Path) -> tuple[Path, dict]:
     return path, check_card(card_path)
 
 
+# Classical methods the command runs in place of a model (the baselines stage's, told sigma).
+CLASSICAL = ("bm3d", "nlm", "tv")
 # What denoise-images reads from a card, and what each key must be.
 CARD_RULES = {
     "model": (lambda v: isinstance(v, str) and v != "", "a model name (a non-empty string)"),
@@ -359,20 +374,58 @@ def check_size(path: Path, size: tuple[int, int], card: dict, resize: bool) -> N
     )
 
 
+def classical(method: str, sigma: float | None):
+    """The denoise function for a classical method: each frame and channel denoised whole."""
+    if sigma is None:
+        raise UserError(f"{method}: give the noise level with --sigma (0.1 is 25.5 of 255)")
+    try:
+        from denoising.baselines import denoise_image
+    except ImportError as error:
+        raise UserError(
+            f"{method}: needs the pipeline's extras ({error.name} is missing); "
+            "pip install '.[pipeline]'"
+        ) from None
+
+    def run(image: FullImage, dtype: str) -> FullImage:
+        frames, height, _, channels = image.shape
+        result = np.empty((*image.shape[:3], channels), dtype=dtype)
+        for frame in range(frames):
+            pixels = image.rows(frame, 0, height)
+            for channel in range(channels):
+                denoised = denoise_image(method, pixels[..., channel], sigma, {})
+                result[frame, ..., channel] = quantize(denoised, dtype)
+        return FullImage(result, image.alpha)
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise UserError(f"-o {args.out_dir}: is a file; -o must be a folder (made if missing)")
-    model_path, card = read_card(args.model)
+    method = str(args.model) if str(args.model) in CLASSICAL and not args.model.exists() else None
+    if method is None:
+        model_path, card = read_card(args.model)
+        if args.sigma is not None:
+            raise UserError(
+                f"--sigma: model '{card['model']}' takes no noise level (it was trained for its "
+                "own); --sigma is for bm3d, nlm and tv"
+            )
+    else:
+        run_classical = classical(method, args.sigma)
+        card = {"model": method, "input_shape": "any", "size_multiple": 1}
     found, skipped = list_inputs(args.inputs)
     if not found:
         raise UserError("no image files among the inputs")
     targets = output_paths(found, args.inputs, args.out_dir, args.overwrite, args.format)
-    model = load_model(model_path, card)
+    if method is None:
+        model = load_model(model_path, card)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(batch))
 
+    if args.tta and method is not None:
+        raise UserError(f"--tta: {method} has no orientation to average away; leave --tta out")
     if args.tta:
         shape = card["input_shape"]
         if shape != "any" and shape[0] != shape[1]:
@@ -382,7 +435,9 @@ def main(argv: list[str] | None = None) -> None:
             )
         predict = self_ensemble(predict)
 
-    tiling = None if card["input_shape"] != "any" else plan_tiling(predict, card, args)
+    tiling = None
+    if method is None and card["input_shape"] == "any":
+        tiling = plan_tiling(predict, card, args)
     started, pixels, done = time.perf_counter(), 0, 0
     for (path, _), target in tqdm(
         list(zip(found, targets, strict=True)), desc="denoising", unit="image", disable=None
@@ -401,7 +456,11 @@ def main(argv: list[str] | None = None) -> None:
         warning = domain_warning(path, image.shape[1:3], card)
         if warning is not None:
             tqdm.write(warning, file=sys.stderr)
-        result = denoise(image, predict, card, tiling, result_dtype(image, chosen))
+        dtype = result_dtype(image, chosen)
+        if method is None:
+            result = denoise(image, predict, card, tiling, dtype)
+        else:
+            result = run_classical(image, dtype)
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, overwrite=args.overwrite) as temporary:
             save_image(temporary, result, chosen)

@@ -109,24 +109,31 @@ class Feed:
 
 
 def training_feed(
-    arrays: TrainingArrays, corruption: Corruption, params, seed: int, fresh: bool
+    arrays: TrainingArrays,
+    corruption: Corruption,
+    params,
+    seed: int,
+    rows: tuple[np.ndarray, np.ndarray],
 ) -> Feed:
-    """The training and validation pairs for ``arrays`` under ``corruption``. Fixed noise in
-    memory: arrays, as Keras batches them best. Otherwise (streamed, blind, or ``fresh`` noise):
-    batches made by threads through tf.data, with noise drawn per batch where none is fixed;
-    streamed validation batches are read the same way, the same every epoch. With target
+    """The training and validation pairs for ``arrays`` under ``corruption``, from the (fit,
+    validation) ``rows`` of ``split_indices``. Fixed noise in memory: arrays, as Keras batches
+    them best. Otherwise (streamed, blind, fresh noise or augmented): batches made by threads
+    through tf.data, with noise drawn per batch where none is fixed; streamed validation batches
+    are read the same way, the same every epoch. With target
     "noisy", validation pairs are noisy too, so no clean image is ever used."""
     from denoising.batches import NoisyBatches, noisy_pair
 
     clean, noisy = arrays.clean, arrays.noisy
-    fit_rows, val_rows = split_indices(len(clean), params.validation_split, seed)
+    fit_rows, val_rows = rows
+    # Blind models have no fixed noisy copies: their noise is always drawn per batch.
+    fresh = params.fresh_noise or noisy is None
 
     def pair(rows: np.ndarray, stream: int):
         """Fixed (input, target) for ``rows``, from a generator seeded with (seed, stream)."""
         given = None if noisy is None else noisy[rows]
         return noisy_pair(clean[rows], corruption, np.random.default_rng([seed, stream]), given)
 
-    if not (arrays.streamed or noisy is None or fresh or params.augment):
+    if not (arrays.streamed or fresh or params.augment):
         inputs, targets = pair(fit_rows, stream=0)
         return Feed(inputs, targets, pair(val_rows, stream=1), None)
     given = None if fresh else noisy
@@ -182,10 +189,10 @@ def fit(
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     set_precision(params.mixed_precision)
+    rows = split_indices(len(arrays.clean), params.validation_split, seed)
     learning_rate = params.learning_rate
     if params.schedule == "cosine":
-        fit_rows, _ = split_indices(len(arrays.clean), params.validation_split, seed)
-        steps = math.ceil(len(fit_rows) / params.batch_size) * params.epochs
+        steps = math.ceil(len(rows[0]) / params.batch_size) * params.epochs
         learning_rate = keras.optimizers.schedules.CosineDecay(params.learning_rate, steps)
     with distribution_strategy(params.distribute).scope():
         model = build_model(
@@ -203,8 +210,7 @@ def fit(
                 monitor="val_loss", patience=params.patience, restore_best_weights=True
             )
         )
-    fresh = params.fresh_noise or arrays.noisy is None
-    feed = training_feed(arrays, corruption, params, seed, fresh)
+    feed = training_feed(arrays, corruption, params, seed, rows)
     started = time.perf_counter()
     history = model.fit(
         feed.inputs,
@@ -220,8 +226,7 @@ def fit(
     )
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
     log.info("fit took %.2f s", time.perf_counter() - started)
-    fit_rows, val_rows = split_indices(len(arrays.clean), params.validation_split, seed)
-    counts = (len(fit_rows), len(val_rows))
+    counts = (len(rows[0]), len(rows[1]))
     return Fitted(model, history.history, counts, tuple(arrays.clean.shape[1:]))
 
 

@@ -3,7 +3,6 @@ and DVC run on it."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 from PIL import Image
+
+from bench.project import copy_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,18 +46,6 @@ def gradient(width: int = 40, height: int = 30) -> np.ndarray:
     return np.stack([np.tile(ramp, (height, 1)), np.tile(ramp[::-1], (height, 1))] * 2, -1)[
         ..., :3
     ]
-
-
-PIPELINE_FILES = [
-    "dvc.yaml",
-    "params.yaml",
-    ".gitignore",
-    ".dvc/config",
-    ".dvc/plots",
-    "stages",
-    "denoising",
-    "data/examples",
-]
 
 
 def pipeline_env() -> dict:
@@ -111,33 +100,23 @@ def make_project(project, data_dir, levels, models, **sections):
 
     ``sections`` update params sections, for example ``baselines={"max_images": 4}``.
     """
+
+    def update(params: dict) -> None:
+        params["data"]["dir"] = str(data_dir)
+        params["noise"]["levels"] = levels
+        params["train"].update(
+            models=models, blind_models=[], epochs=1, blind_epochs=1, batch_size=16
+        )
+        params["models"]["conv"].update(filters=[4, 4], batch_size=16)
+        params["baselines"].update(methods=["median", "bm3d"], max_images=6, workers=2)
+        params["visualize"].update(n_samples=3, baselines=[])
+        # The apply stage uses a fully convolutional model when there is one (dense only takes
+        # its training size).
+        params["apply"]["model"] = f"{'conv' if 'conv' in models else models[0]}/{levels[-1]}"
+        params["apply"]["resize"] = "conv" not in models
+        for name, values in sections.items():
+            params[name].update(values)
+
     project.mkdir(parents=True)
-    for name in PIPELINE_FILES:
-        source, target = REPO / name, project / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"]["dir"] = str(data_dir)
-    params["noise"]["levels"] = levels
-    params["train"].update(models=models, blind_models=[], epochs=1, blind_epochs=1, batch_size=16)
-    params["models"]["conv"].update(filters=[4, 4], batch_size=16)
-    params["baselines"].update(methods=["median", "bm3d"], max_images=6, workers=2)
-    params["visualize"].update(n_samples=3, baselines=[])
-    # The apply stage uses a fully convolutional model when there is one (dense only takes
-    # its training size).
-    params["apply"]["model"] = f"{'conv' if 'conv' in models else models[0]}/{levels[-1]}"
-    params["apply"]["resize"] = "conv" not in models
-    for name, values in sections.items():
-        params[name].update(values)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], project)
-    # DVC experiments commit, so the repo needs an identity even on a machine without one.
-    run(["git", "config", "user.name", "test"], project)
-    run(["git", "config", "user.email", "test@example.com"], project)
-    # DVCLive reads the current commit, so the repo needs one.
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "init"], project)
+    copy_pipeline(project, update)
     return project

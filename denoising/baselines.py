@@ -1,4 +1,5 @@
-"""Classical denoisers, each told the true noise sigma: what people would use without a model."""
+"""Classical denoisers, each told the noise sigma (the true one, or for real noise the one
+estimated from each image): what people would use without a model."""
 
 import os
 import time
@@ -50,23 +51,26 @@ def denoise_image(method: str, image: np.ndarray, sigma: float, settings: dict) 
     return np.clip(result, 0.0, 1.0).astype(np.float32)
 
 
-def _timed(method: str, sigma: float, settings: dict, image: np.ndarray):
+def _timed(method: str, settings: dict, image: np.ndarray, sigma: float):
     start = time.perf_counter()
     result = denoise_image(method, image, sigma, settings)
     return result, time.perf_counter() - start
 
 
 def run_method(
-    method: str, images: np.ndarray, sigma: float, settings: dict, workers: int
+    method: str, images: np.ndarray, sigma, settings: dict, workers: int
 ) -> tuple[np.ndarray, float]:
-    """Denoise (N, H, W, 1) ``images`` on ``workers`` processes (0: all cores).
+    """Denoise (N, H, W, 1) ``images`` on ``workers`` processes (0: all cores), told ``sigma``:
+    one number, or one per image.
 
     Returns the results in input order and the mean seconds per image on one core.
     """
-    work = partial(_timed, method, sigma, settings)
+    work = partial(_timed, method, settings)
     planes = list(images[..., 0])
+    sigmas = [float(s) for s in np.broadcast_to(sigma, len(planes))]
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-        results = list(pool.map(work, planes, chunksize=max(1, len(planes) // 32)))
+        chunk = max(1, len(planes) // 32)
+        results = list(pool.map(work, planes, sigmas, chunksize=chunk))
     denoised = np.stack([image for image, _ in results])[..., np.newaxis]
     return denoised, float(np.mean([seconds for _, seconds in results]))
 

@@ -1,5 +1,6 @@
 """Training pairs: noise fixed once, or drawn afresh every epoch; per level, blind (one level
-per image from a range), and Noise2Noise (a second noisy copy as the target)."""
+per image from a range), Noise2Noise (a second noisy copy as the target), and from noisy images
+alone: blind-spot (Noise2Void, N2V2) and Neighbor2Neighbor pairs."""
 
 import math
 import threading
@@ -7,6 +8,8 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from denoising.blindspot import BLIND_SPOT_MODES, blind_spot_pair
+from denoising.neighbors import neighbor_pair
 from denoising.noise import add_noise
 from denoising.training import Corruption
 
@@ -19,26 +22,42 @@ def draw_levels(levels, count: int, rng: np.random.Generator):
     return rng.uniform(low, high, size=(count, 1, 1, 1)).astype(np.float32)
 
 
-def dihedral(clean: np.ndarray, noisy, rng: np.random.Generator):
-    """``clean`` (and ``noisy``, if given), each image flipped and turned by one of the 8
-    symmetries of a square, drawn from ``rng``, the same for an image and its noisy copy.
+def dihedral(clean, noisy, rng: np.random.Generator):
+    """``clean`` and ``noisy`` (either may be None), each image flipped and turned by one of
+    the 8 symmetries of a square, drawn from ``rng``, the same for an image and its noisy copy.
     Images that are not square get only the 4 symmetries that keep their shape."""
-    square = clean.shape[1] == clean.shape[2]
-    turns = rng.integers(0, 4 if square else 2, size=len(clean)) * (1 if square else 2)
-    flips = rng.integers(0, 2, size=len(clean)).astype(bool)
+    first = clean if clean is not None else noisy
+    square = first.shape[1] == first.shape[2]
+    turns = rng.integers(0, 4 if square else 2, size=len(first)) * (1 if square else 2)
+    flips = rng.integers(0, 2, size=len(first)).astype(bool)
 
     def move(images: np.ndarray) -> np.ndarray:
         out = [np.rot90(image, k, axes=(0, 1)) for image, k in zip(images, turns, strict=True)]
         out = [image[:, ::-1] if flip else image for image, flip in zip(out, flips, strict=True)]
         return np.ascontiguousarray(np.stack(out))
 
-    return move(clean), None if noisy is None else move(noisy)
+    return tuple(None if images is None else move(images) for images in (clean, noisy))
+
+
+def pair_channels(target: str, channels: int) -> tuple[int, int]:
+    """The channels of a training pair's (input, target) for images of ``channels``: blind-spot
+    targets carry their mask, Neighbor2Neighbor inputs their two sub-sampling masks."""
+    if target in BLIND_SPOT_MODES:
+        return channels, 2 * channels
+    if target == "ne2ne":
+        return channels + 2, channels
+    return channels, channels
 
 
 def noisy_pair(clean, corruption: Corruption, rng, noisy=None):
     """(input, target) for ``clean``: the input is ``noisy`` if given, else freshly drawn noise;
     the target is ``clean``, or for target "noisy" a second noisy copy drawn independently at
-    the same level (Noise2Noise: the model never sees a clean image)."""
+    the same level (Noise2Noise: the model never sees a clean image). The self-supervised
+    targets (n2v, n2v2, ne2ne) take ``noisy`` alone; ``clean`` is None for them."""
+    if corruption.target in BLIND_SPOT_MODES:
+        return blind_spot_pair(noisy, corruption.target, corruption.mask_fraction, rng)
+    if corruption.target == "ne2ne":
+        return neighbor_pair(noisy, rng)
     level = draw_levels(corruption.levels, len(clean), rng)
     if noisy is None:
         noisy = add_noise(clean, corruption.type, level, rng, corruption.clip)
@@ -52,9 +71,11 @@ class NoisyBatches:
 
     ``clean`` (and ``noisy``) may be arrays or ``RowFile``s that read only a batch's rows from
     disk, so a training set larger than memory streams. With ``noisy`` given, its images are the
-    inputs (noise fixed once); otherwise noise is drawn for each batch. Batch ``index`` of epoch
-    ``epoch`` depends on nothing but (seed, epoch, index), so a run is reproducible whatever
-    thread makes it. With ``fresh=False`` (validation), every epoch sees the batches of epoch 0.
+    inputs (noise fixed once); otherwise noise is drawn for each batch. Self-supervised targets
+    take ``noisy`` alone, with ``clean`` None; their masks are drawn for each batch. Batch
+    ``index`` of epoch ``epoch`` depends on nothing but (seed, epoch, index), so a run is
+    reproducible whatever thread makes it. With ``fresh=False`` (validation), every epoch sees
+    the batches of epoch 0.
     """
 
     def __init__(
@@ -71,7 +92,8 @@ class NoisyBatches:
     ):
         self.clean, self.noisy, self.corruption = clean, noisy, corruption
         self.batch_size, self.seed, self.augment = batch_size, seed, augment
-        self.rows = np.arange(len(clean)) if rows is None else np.asarray(rows)
+        self.images = clean if clean is not None else noisy
+        self.rows = np.arange(len(self.images)) if rows is None else np.asarray(rows)
         self.fresh = fresh
         # The last two epochs' orders: at an epoch's end, threads may be making batches of both.
         self.orders, self.lock = {}, threading.Lock()
@@ -96,7 +118,7 @@ class NoisyBatches:
         start = index * self.batch_size
         rows = np.sort(self.order(epoch)[start : start + self.batch_size])
         rng = np.random.default_rng([self.seed, epoch, index])
-        clean = self.clean[rows]
+        clean = None if self.clean is None else self.clean[rows]
         given = None if self.noisy is None else self.noisy[rows]
         if self.augment:
             # A generator of its own, so that turning augmentation on changes no noise draw.
@@ -112,7 +134,8 @@ class NoisyBatches:
         rather than starting the dataset again. Through tf.data, a batch costs the training
         loop next to nothing; a ``keras.utils.PyDataset`` added milliseconds per batch.
         """
-        shape = (None, *self.clean.shape[1:])
+        *size, channels = self.images.shape[1:]
+        shapes = [(None, *size, c) for c in pair_channels(self.corruption.target, channels)]
 
         def make(step):
             inputs, targets = self.batch(*divmod(int(step), len(self)))
@@ -120,7 +143,7 @@ class NoisyBatches:
 
         def load(step):
             inputs, targets = tf.numpy_function(make, [step], (tf.float32, tf.float32))
-            return tf.ensure_shape(inputs, shape), tf.ensure_shape(targets, shape)
+            return tf.ensure_shape(inputs, shapes[0]), tf.ensure_shape(targets, shapes[1])
 
         steps = tf.data.Dataset.range(len(self) * epochs)
         batches = steps.map(load, num_parallel_calls=threads, deterministic=True)

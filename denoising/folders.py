@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from denoising.errors import UserError
 from denoising.images import READ_ERRORS, center_crop, load_grayscale, load_native, random_patches
+from denoising.layout import REFERENCES
 from denoising.listing import SYSTEM_FILE, irregular_reason, skip_reason, walk_files
 from denoising.params import DataParams
 from denoising.rows import RowWriter
@@ -231,14 +232,41 @@ def check_disk_space(
         )
 
 
-def readers(params: DataParams, seed: int) -> dict[str, Reader]:
+def readers(params: DataParams, seed: int, references: bool = False) -> dict[str, Reader]:
     """How each split is read: both resized whole (the original design), or, in mode
-    ``patches``, random native-resolution patches for train and a fixed centre crop for test."""
+    ``patches``, random native-resolution patches for train and a fixed centre crop for test.
+    With ``references``, the clean test references too, read as the test images are."""
     if params.mode == "resize":
         whole = Reader("resize", params.shape, params.max_pixels)
-        return {"train": whole, "test": whole}
-    patch, crop = (params.patch_size,) * 2, (params.test_crop,) * 2
-    return {
-        "train": Reader("patches", patch, params.max_pixels, params.patches_per_image, seed),
-        "test": Reader("crop", crop, params.max_pixels),
-    }
+        found = {"train": whole, "test": whole}
+    else:
+        patch, crop = (params.patch_size,) * 2, (params.test_crop,) * 2
+        found = {
+            "train": Reader("patches", patch, params.max_pixels, params.patches_per_image, seed),
+            "test": Reader("crop", crop, params.max_pixels),
+        }
+    if references:
+        found[REFERENCES] = found["test"]
+    return found
+
+
+def check_references(root: Path, out_dir: Path) -> None:
+    """Fail unless the clean references read are the test images read, file for file: the same
+    relative names (extensions aside), in the same order."""
+    names = {}
+    for split in ("test", REFERENCES):
+        lines = (out_dir / f"{split}_files.jsonl").read_text().splitlines()
+        names[split] = [str(Path(json.loads(line)).with_suffix("")) for line in lines]
+    test, clean = names["test"], names[REFERENCES]
+    for index in range(max(len(test), len(clean))):
+        mine = test[index] if index < len(test) else None
+        theirs = clean[index] if index < len(clean) else None
+        if mine != theirs:
+            missing, folder = (mine, REFERENCES) if mine is not None else (theirs, "test")
+            if mine is not None and theirs is not None:
+                missing, folder = min(mine, theirs), REFERENCES if mine < theirs else "test"
+            raise UserError(
+                f"{root / folder}: no image named like {missing} (any extension); every test "
+                f"image needs a clean reference in {REFERENCES}/ with the same relative name, "
+                "and every reference a test image"
+            )

@@ -7,10 +7,40 @@ from pathlib import Path
 
 import numpy as np
 
+from denoising.params import REAL
 from denoising.rows import read_rows
 
 # Every data stage writes one array per split, named after it: train.npy and test.npy.
 SPLITS = ("train", "test")
+# With real noise, data.dir may hold clean references of the test images, with the same relative
+# names; preprocess reads them into test_clean.npy, and the scores are computed against them.
+REFERENCES = "test_clean"
+MISSING_SCORES = (
+    f"no clean references (data.dir has no {REFERENCES}/ folder): PSNR and SSIM cannot be "
+    "computed; the noise levels estimated before and after (sigma_*) are given instead"
+)
+
+
+def parse_level(text: str) -> float | str:
+    """A ``--level`` argument: a number, or "real" for images that are noisy already."""
+    return REAL if text == REAL else float(text)
+
+
+def level_name(level: float | str) -> str:
+    """A level as people read it: "0.5", or "real"."""
+    return level if isinstance(level, str) else f"{level:g}"
+
+
+def reference_file(clean_dir: Path, level: float | str) -> Path | None:
+    """The clean test images that a level's results are scored against: the preprocessed test
+    images for synthetic noise; for real noise, the references if data.dir had them, else None
+    (nothing to score against)."""
+    if level != REAL:
+        return clean_dir / "test.npy"
+    path = clean_dir / f"{REFERENCES}.npy"
+    return path if path.is_file() else None
+
+
 # A blind model (one for every level) is scored as "<model>-blind", beside the per-level ones.
 BLIND_SUFFIX = "-blind"
 
@@ -24,7 +54,7 @@ def scored_models(models: list[str], blind_models: list[str]) -> list[str]:
 def add_level_arguments(parser: argparse.ArgumentParser) -> None:
     """The folders of one noise level that compare and visualize read, and the level itself."""
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--level", type=parse_level, required=True)
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--noisy-dir", type=Path, required=True, help="data/noisy/<level>")
     parser.add_argument("--denoised-dir", type=Path, required=True, help="data/denoised/<level>")
@@ -32,14 +62,19 @@ def add_level_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_level(
-    clean_dir: Path, noisy_dir: Path, denoised_dir: Path, models: list[str], rows: np.ndarray
+    reference: Path | None,
+    noisy_dir: Path,
+    denoised_dir: Path,
+    models: list[str],
+    rows: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Test images ``rows`` at one level: the clean originals, their noisy copies and each
-    model's output (``denoised_dir/<model>/test.npy``), in that order, by name."""
-    images = {
-        "original": read_rows(clean_dir / "test.npy", rows),
-        "noisy": read_rows(noisy_dir / "test.npy", rows),
-    }
+    """Test images ``rows`` at one level: the clean originals (left out when real noise has no
+    references), their noisy copies and each model's output (``denoised_dir/<model>/test.npy``),
+    in that order, by name."""
+    images = {}
+    if reference is not None:
+        images["original"] = read_rows(reference, rows)
+    images["noisy"] = read_rows(noisy_dir / "test.npy", rows)
     for model in models:
         images[model] = read_rows(denoised_dir / model / "test.npy", rows)
     return images

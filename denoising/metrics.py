@@ -1,7 +1,11 @@
-"""Image quality: PSNR and SSIM per image, averaged, on intensities in [0, 1]."""
+"""Image quality: PSNR and SSIM per image, averaged, on intensities in [0, 1]; and, where there
+is no clean reference, the noise level estimated from an image alone."""
+
+from collections import defaultdict
 
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.restoration import estimate_sigma
 
 DATA_RANGE = 1.0
 # PSNR is infinite for an exact copy. JSON has no infinity, so identical images score this cap.
@@ -29,6 +33,32 @@ def image_scores(clean: np.ndarray, estimate: np.ndarray) -> dict[str, np.ndarra
     clean = clean.astype(np.float64)
     estimate = estimate.astype(np.float64)
     return {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate)}
+
+
+def estimated_sigma(images: np.ndarray) -> np.ndarray:
+    """The Gaussian noise sigma of each (H, W, 1) image, estimated from the image alone
+    (scikit-image's wavelet estimate, Donoho's median absolute deviation), shape (N,)."""
+    return np.array([estimate_sigma(image[..., 0].astype(np.float64)) for image in images])
+
+
+class SplitScores:
+    """Per-image scores of named image sets (noisy, denoised...), added chunk by chunk and
+    averaged at the end: PSNR and SSIM against ``clean`` where it is given, and with ``sigma``,
+    the estimated noise level of each set (``sigma_<name>``)."""
+
+    def __init__(self, sigma: bool):
+        self.sigma, self.values = sigma, defaultdict(list)
+
+    def add(self, clean: np.ndarray | None, named: dict[str, np.ndarray]) -> None:
+        for name, images in named.items():
+            if clean is not None:
+                for metric, values in image_scores(clean, images).items():
+                    self.values[f"{metric}_{name}"].append(values)
+            if self.sigma:
+                self.values[f"sigma_{name}"].append(estimated_sigma(images))
+
+    def means(self) -> dict[str, float]:
+        return {name: float(np.mean(np.concatenate(v))) for name, v in self.values.items()}
 
 
 def quality(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:

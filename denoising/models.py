@@ -69,19 +69,31 @@ def _conv_block(x, filters: int):
     return layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
 
 
+def _blur_pool(x):
+    """N2V2's max-blur-pool (Zhang 2019): a 2x2 max at stride 1, a [1, 2, 1] binomial blur (two
+    2x2 means), then every second pixel. Built from stock layers, so a saved model needs no
+    custom code to load."""
+    x = layers.MaxPooling2D(2, strides=1, padding="same")(x)
+    x = layers.AveragePooling2D(2, strides=1, padding="same")(x)
+    x = layers.AveragePooling2D(2, strides=1, padding="same")(x)
+    return layers.AveragePooling2D(1, strides=2)(x)
+
+
 def build_unet(image_shape: tuple[int, int, int], params: UnetParams) -> keras.Model:
-    """A small U-Net: ``params.depth`` poolings, filters doubling from ``params.base_filters``,
-    skip connections concatenated on the way up, sigmoid output."""
+    """A small U-Net: ``params.depth`` poolings (max, or N2V2's blur-pool), filters doubling from
+    ``params.base_filters``, skip connections concatenated on the way up (N2V2 drops the top
+    one: it lets a blind-spot network leave checkerboard artefacts), sigmoid output."""
     inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
     x, skips = inputs, []
     for level in range(params.depth):
         x = _conv_block(x, params.base_filters * 2**level)
         skips.append(x)
-        x = layers.MaxPooling2D(2)(x)
+        x = _blur_pool(x) if params.pool == "blur" else layers.MaxPooling2D(2)(x)
     x = _conv_block(x, params.base_filters * 2**params.depth)
     for level in reversed(range(params.depth)):
         x = layers.Conv2DTranspose(params.base_filters * 2**level, 2, strides=2)(x)
-        x = layers.Concatenate()([x, skips[level]])
+        if level > 0 or params.top_skip:
+            x = layers.Concatenate()([x, skips[level]])
         x = _conv_block(x, params.base_filters * 2**level)
     return keras.Model(inputs, _output(inputs, x, params.residual, 1), name="unet")
 
@@ -141,10 +153,11 @@ def build_model(
     params,
     image_shape: tuple[int, int, int],
     learning_rate: float,
-    loss: str,
+    loss,
     jit_compile: bool = False,
 ) -> keras.Model:
-    """Build model ``name`` from its params section and compile it with Adam and ``loss``."""
+    """Build model ``name`` from its params section and compile it with Adam and ``loss`` (a
+    name, or a Keras loss function)."""
     model = BUILDERS[name](image_shape, params)
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         # Under mixed precision, the loss must see float32 outputs to stay stable.

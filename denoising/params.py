@@ -16,6 +16,14 @@ from denoising.errors import UserError
 LOSSES = ("binary_crossentropy", "mse", "mae")
 SCHEDULES = ("constant", "cosine")
 NOISE_TYPES = ("gaussian", "poisson", "salt_and_pepper", "speckle")
+# "real": the images in data.dir are noisy already; nothing is added, and the one "level" is real.
+REAL = "real"
+# What a model learns to output: the clean image, a second noisy copy (Noise2Noise), or, from the
+# noisy images alone, their own masked pixels (Noise2Void, N2V2) or a neighbour sub-image
+# (Neighbor2Neighbor).
+TARGETS = ("clean", "noisy", "n2v", "n2v2", "ne2ne")
+SELF_SUPERVISED = ("n2v", "n2v2", "ne2ne")
+UNET_POOLS = ("max", "blur")
 
 
 def _is_int(value: Any) -> bool:
@@ -55,6 +63,17 @@ def _level(value: Any) -> bool:
     return _is_number(value) and 0 <= value <= 1
 
 
+def _levels(value: Any) -> bool:
+    if value == [REAL]:
+        return True
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(map(_level, value))
+        and len(set(value)) == len(value)
+    )
+
+
 @dataclass(frozen=True)
 class DataParams:
     dir: str = _rule(lambda v: isinstance(v, str) and v != "", "a folder path")
@@ -82,13 +101,10 @@ class DataParams:
 
 @dataclass(frozen=True)
 class NoiseParams:
-    type: str = _rule(lambda v: v in NOISE_TYPES, f"one of {', '.join(NOISE_TYPES)}")
-    levels: list = _rule(
-        lambda v: (
-            isinstance(v, list) and len(v) > 0 and all(map(_level, v)) and len(set(v)) == len(v)
-        ),
-        "a non-empty list of distinct numbers in [0, 1]",
+    type: str = _rule(
+        lambda v: v in (*NOISE_TYPES, REAL), f"one of {', '.join(NOISE_TYPES)} or {REAL}"
     )
+    levels: list = _rule(_levels, f"a non-empty list of distinct numbers in [0, 1], or [{REAL}]")
     clip: bool = _rule(lambda v: isinstance(v, bool), "true or false")
 
 
@@ -145,6 +161,8 @@ class UnetParams(ModelParams):
     depth: int = _rule(_positive_int, "an integer >= 1")
     base_filters: int = _rule(_positive_int, "an integer >= 1")
     residual: bool = _rule(lambda v: isinstance(v, bool), "true or false", default=False)
+    top_skip: bool = _rule(lambda v: isinstance(v, bool), "true or false", default=True)
+    pool: str = _rule(lambda v: v in UNET_POOLS, " or ".join(UNET_POOLS), default="max")
 
     @property
     def size_multiple(self) -> int:
@@ -197,7 +215,11 @@ class TrainParams:
     fresh_noise: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     augment: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     schedule: str = _rule(lambda v: v in SCHEDULES, " or ".join(SCHEDULES))
-    target: str = _rule(lambda v: v in ("clean", "noisy"), "clean or noisy")
+    target: str = _rule(lambda v: v in TARGETS, f"one of {', '.join(TARGETS)}")
+    mask_fraction: float = _rule(
+        lambda v: _is_number(v) and 0 < v <= 0.25, "a number in (0, 0.25] (share of pixels)"
+    )
+    ne2ne_gamma: float = _rule(lambda v: _is_number(v) and v >= 0, "a number >= 0")
     epochs: int = _rule(_positive_int, "an integer >= 1")
     batch_size: int = _rule(_positive_int, "an integer >= 1")
     learning_rate: float = _rule(_positive_number, "a number > 0")
@@ -319,6 +341,31 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
             for name in dict.fromkeys([*train.models, *train.blind_models])
             if name not in models
         )
+    if noise is not None and (noise.type == REAL) != (noise.levels == [REAL]):
+        problems.append(
+            f"{path}: noise.levels: {noise.levels!r} does not go with noise.type {noise.type}; "
+            f"real noise has the one level [{REAL}], and [{REAL}] needs noise.type {REAL}"
+        )
+    if noise is not None and train is not None and noise.type == REAL:
+        if train.target not in SELF_SUPERVISED:
+            problems.append(
+                f"{path}: train.target: {train.target} needs clean images, and with noise.type "
+                f"{REAL} there are none; use one of {', '.join(SELF_SUPERVISED)}"
+            )
+    if train is not None and train.target in SELF_SUPERVISED:
+        if train.blind_models:
+            problems.append(
+                f"{path}: train.blind_models: must be [] with train.target {train.target}: a "
+                "blind model draws its noise from clean images, and self-supervised training has "
+                "none"
+            )
+        fixed = [m for m in train.models if MODEL_PARAMS[m].fixed_size]
+        if train.target == "ne2ne" and fixed:
+            problems.append(
+                f"{path}: train.models: {', '.join(fixed)} takes only its training size, and "
+                "train.target ne2ne trains on half-size sub-images; use conv, dncnn, unet or "
+                "drunet"
+            )
     visualize, baselines = built.get("visualize"), built.get("baselines")
     if visualize is not None and baselines is not None:
         problems.extend(

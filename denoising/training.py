@@ -16,6 +16,7 @@ import numpy as np
 
 from denoising.errors import UserError
 from denoising.files import atomic_dir, load_array, save_json
+from denoising.params import SELF_SUPERVISED
 from denoising.rows import RowFile
 
 log = logging.getLogger(__name__)
@@ -34,31 +35,43 @@ def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class Corruption:
-    """How training pairs are made from clean images: noise ``type`` (see ``noise.add_noise``) at
-    ``levels`` (one level, or a [low, high] range for a blind model: a level per image),
-    clipped to [0, 1] if ``clip``, with ``target`` "clean" or "noisy" (Noise2Noise)."""
+    """How training pairs are made: noise ``type`` (see ``noise.add_noise``) at ``levels`` (one
+    level, or a [low, high] range for a blind model: a level per image), clipped to [0, 1] if
+    ``clip``, with ``target`` "clean" or "noisy" (Noise2Noise); or from the noisy images alone
+    (``params.SELF_SUPERVISED``), the blind-spot targets masking ``mask_fraction`` of the
+    pixels."""
 
     type: str
     levels: float | list
     clip: bool
     target: str
+    mask_fraction: float = 0.0
 
 
 @dataclass
 class TrainingArrays:
-    """The clean training images, their fixed noisy copies (None for blind or fresh noise),
-    as arrays in memory or as ``RowFile``s read batch by batch, and the test images' shape."""
+    """The clean training images (None for the self-supervised targets, which never read them),
+    their fixed noisy copies (None for blind or fresh noise), as arrays in memory or as
+    ``RowFile``s read batch by batch, and the test images' shape."""
 
-    clean: np.ndarray | RowFile
+    clean: np.ndarray | RowFile | None
     noisy: np.ndarray | RowFile | None
     test_shape: tuple[int, int]
     streamed: bool
 
+    @property
+    def images(self) -> np.ndarray | RowFile:
+        """The training images that set the count and shape: clean, or noisy without clean."""
+        return self.clean if self.clean is not None else self.noisy
 
-def open_arrays(clean_dir: Path, noisy_dir: Path | None, stream: str) -> TrainingArrays:
-    """Open the training arrays: streamed from disk for ``stream`` "on", or "auto" when they
-    would take more than ``STREAM_ABOVE_BYTES`` of memory; else loaded."""
-    clean = RowFile(clean_dir / "train.npy")
+
+def open_arrays(
+    clean_dir: Path, noisy_dir: Path | None, stream: str, clean: bool = True
+) -> TrainingArrays:
+    """Open the training arrays (the clean ones only if ``clean``): streamed from disk for
+    ``stream`` "on", or "auto" when they would take more than ``STREAM_ABOVE_BYTES`` of memory;
+    else loaded."""
+    clean = RowFile(clean_dir / "train.npy") if clean else None
     noisy = None if noisy_dir is None else RowFile(noisy_dir / "train.npy")
     size = sum(np.prod(f.shape) * f.dtype.itemsize for f in (clean, noisy) if f is not None)
     streamed = stream == "on" or (stream == "auto" and size > STREAM_ABOVE_BYTES)
@@ -70,15 +83,28 @@ def open_arrays(clean_dir: Path, noisy_dir: Path | None, stream: str) -> Trainin
     test_shape = tuple(RowFile(clean_dir / "test.npy").shape[1:3])
     if not streamed:
         # Small enough for memory: Keras batches NumPy arrays itself, which is fastest.
-        clean = load_array(clean.path)
+        clean = None if clean is None else load_array(clean.path)
         noisy = None if noisy is None else load_array(noisy.path)
     return TrainingArrays(clean, noisy, test_shape, streamed)
 
 
-def check_shapes(model: str, params, train: tuple, test: tuple) -> None:
+def check_shapes(model: str, params, train: tuple, test: tuple, target: str = "clean") -> None:
     """Fail before training if the model cannot take the images it will be scored on: sizes
     must be multiples of its poolings, and a fixed-size model (dense) takes only its training
-    size (with data.mode patches, test crops are larger than training patches)."""
+    size (with data.mode patches, test crops are larger than training patches). Blind-spot
+    targets need a whole neighbourhood; Neighbor2Neighbor cuts images into 2x2 cells."""
+    from denoising.blindspot import BLIND_SPOT_MODES, MIN_SIZE
+
+    if target in BLIND_SPOT_MODES and min(train) < MIN_SIZE:
+        raise UserError(
+            f"train images are {train[1]}x{train[0]}; train.target {target} needs at least "
+            f"{MIN_SIZE}x{MIN_SIZE} (a pixel's neighbourhood)"
+        )
+    if target == "ne2ne" and (train[0] % 2 or train[1] % 2):
+        raise UserError(
+            f"train images are {train[1]}x{train[0]}; train.target ne2ne needs an even height "
+            "and width (2x2 cells); set data.image_size or data.patch_size"
+        )
     multiple = params.size_multiple
     for split, shape in (("train", train), ("test", test)):
         if shape[0] % multiple or shape[1] % multiple:
@@ -119,21 +145,25 @@ def training_feed(
     validation) ``rows`` of ``split_indices``. Fixed noise in memory: arrays, as Keras batches
     them best. Otherwise (streamed, blind, fresh noise or augmented): batches made by threads
     through tf.data, with noise drawn per batch where none is fixed; streamed validation batches
-    are read the same way, the same every epoch. With target
-    "noisy", validation pairs are noisy too, so no clean image is ever used."""
+    are read the same way, the same every epoch. With target "noisy", validation pairs are noisy
+    too, so no clean image is ever used. The self-supervised targets train on the fixed noisy
+    copies alone, with masks drawn per batch (and fixed for validation)."""
     from denoising.batches import NoisyBatches, noisy_pair
 
     clean, noisy = arrays.clean, arrays.noisy
     fit_rows, val_rows = rows
-    # Blind models have no fixed noisy copies: their noise is always drawn per batch.
-    fresh = params.fresh_noise or noisy is None
+    masked = corruption.target in SELF_SUPERVISED
+    # Blind models have no fixed noisy copies: their noise is always drawn per batch. Noise is
+    # never fresh without clean images.
+    fresh = (params.fresh_noise or noisy is None) and not masked
 
     def pair(rows: np.ndarray, stream: int):
         """Fixed (input, target) for ``rows``, from a generator seeded with (seed, stream)."""
         given = None if noisy is None else noisy[rows]
-        return noisy_pair(clean[rows], corruption, np.random.default_rng([seed, stream]), given)
+        images = None if clean is None else clean[rows]
+        return noisy_pair(images, corruption, np.random.default_rng([seed, stream]), given)
 
-    if not (arrays.streamed or fresh or params.augment):
+    if not (arrays.streamed or fresh or params.augment or masked):
         inputs, targets = pair(fit_rows, stream=0)
         return Feed(inputs, targets, pair(val_rows, stream=1), None)
     given = None if fresh else noisy
@@ -177,32 +207,41 @@ def fit(
     live_dir: Path,
 ) -> Fitted:
     """Build model ``name`` and fit it on ``arrays`` under ``corruption``, seeded and
-    deterministic, logging each epoch's losses with DVCLive to ``live_dir``."""
+    deterministic, logging each epoch's losses with DVCLive to ``live_dir``. Self-supervised
+    targets train with their own loss; the model returned is compiled with ``params.loss``,
+    so that it scores against clean images like any other."""
     import keras
     import tensorflow as tf
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
     from denoising.accelerators import distribution_strategy, set_precision
+    from denoising.blindspot import BLIND_SPOT_MODES, masked_loss
     from denoising.models import build_model
+    from denoising.neighbors import build_trainer
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     set_precision(params.mixed_precision)
-    rows = split_indices(len(arrays.clean), params.validation_split, seed)
+    image_shape = tuple(arrays.images.shape[1:])
+    rows = split_indices(len(arrays.images), params.validation_split, seed)
     learning_rate = params.learning_rate
+    steps = math.ceil(len(rows[0]) / params.batch_size) * params.epochs
     if params.schedule == "cosine":
-        steps = math.ceil(len(rows[0]) / params.batch_size) * params.epochs
         learning_rate = keras.optimizers.schedules.CosineDecay(params.learning_rate, steps)
+    loss = params.loss
+    if corruption.target in BLIND_SPOT_MODES:
+        loss = masked_loss(params.loss)
     with distribution_strategy(params.distribute).scope():
         model = build_model(
-            name,
-            model_params,
-            arrays.clean.shape[1:],
-            learning_rate,
-            params.loss,
-            params.jit_compile,
+            name, model_params, image_shape, learning_rate, loss, params.jit_compile
         )
+        trainer = model
+        if corruption.target == "ne2ne":
+            multiple = model_params.size_multiple
+            trainer = build_trainer(model, params.ne2ne_gamma, steps, multiple, params.loss)
+            optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+            trainer.compile(optimizer=optimizer, jit_compile=params.jit_compile)
     callbacks = [DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False))]
     if params.patience:
         callbacks.append(
@@ -212,7 +251,7 @@ def fit(
         )
     feed = training_feed(arrays, corruption, params, seed, rows)
     started = time.perf_counter()
-    history = model.fit(
+    history = trainer.fit(
         feed.inputs,
         feed.targets,
         epochs=params.epochs,
@@ -226,8 +265,12 @@ def fit(
     )
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
     log.info("fit took %.2f s", time.perf_counter() - started)
+    if corruption.target in SELF_SUPERVISED:
+        # The training loss needs masks; the saved model is scored against clean images.
+        optimizer = trainer.optimizer
+        model.compile(optimizer=optimizer, loss=params.loss, jit_compile=params.jit_compile)
     counts = (len(rows[0]), len(rows[1]))
-    return Fitted(model, history.history, counts, tuple(arrays.clean.shape[1:]))
+    return Fitted(model, history.history, counts, image_shape)
 
 
 def save_trained(model_dir: Path, model, card: dict) -> None:

@@ -1,4 +1,5 @@
-"""Stage add_noise: noisy copies of the train and test arrays at one noise level."""
+"""Stage add_noise: noisy copies of the train and test arrays at one noise level (with real
+noise, the images as they are)."""
 
 import argparse
 import logging
@@ -6,9 +7,9 @@ from pathlib import Path
 
 from denoising.errors import run_stage
 from denoising.files import atomic_dir
-from denoising.layout import SPLITS
+from denoising.layout import SPLITS, level_name, parse_level
 from denoising.noise import add_noise, noise_rng
-from denoising.params import NoiseParams, load_section, load_seed
+from denoising.params import REAL, NoiseParams, load_section, load_seed
 from denoising.rows import RowFile, RowWriter
 
 log = logging.getLogger("add_noise")
@@ -17,7 +18,7 @@ log = logging.getLogger("add_noise")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--level", type=parse_level, required=True)
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -29,12 +30,16 @@ def main(argv: list[str] | None = None) -> None:
             clean = RowFile(args.clean_dir / f"{split}.npy")
             # One generator per split, drawn from chunk after chunk: for Gaussian noise the
             # result is the same as drawing for the whole array at once.
-            rng = noise_rng(seed, args.level, number)
+            rng = None if params.type == REAL else noise_rng(seed, args.level, number)
             writer = RowWriter(out_dir / f"{split}.npy", len(clean), clean.shape[1:])
             for rows in clean.chunks():
-                writer.write(add_noise(clean[rows], params.type, args.level, rng, params.clip))
+                if params.type == REAL:  # Noisy already: nothing is added.
+                    writer.write(clean[rows])
+                else:
+                    writer.write(add_noise(clean[rows], params.type, args.level, rng, params.clip))
             writer.close()
-    log.info("%s noise at level %g added to %s", params.type, args.level, ", ".join(SPLITS))
+    level = level_name(args.level)
+    log.info("%s noise at level %s added to %s", params.type, level, ", ".join(SPLITS))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Stage baselines: classical denoisers on a seeded subset of the noisy test set, one level."""
+"""Stage baselines: classical denoisers on a seeded subset of the noisy test set, one level.
+Each is told the level; real noise has none, so each image's sigma is estimated from it."""
 
 import argparse
 import logging
@@ -7,8 +8,9 @@ from pathlib import Path
 from denoising.baselines import run_method, subset_indices
 from denoising.errors import run_stage
 from denoising.files import atomic_dir, save_array, save_json
-from denoising.metrics import quality
-from denoising.params import BaselinesParams, load_section, load_seed
+from denoising.layout import level_name, parse_level, reference_file
+from denoising.metrics import estimated_sigma, quality
+from denoising.params import REAL, BaselinesParams, load_section, load_seed
 from denoising.rows import RowFile, read_rows
 
 log = logging.getLogger("baselines")
@@ -17,7 +19,7 @@ log = logging.getLogger("baselines")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--level", type=parse_level, required=True)
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--noisy-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
@@ -27,25 +29,27 @@ def main(argv: list[str] | None = None) -> None:
     seed = load_seed(args.params)
 
     # Only the subset's rows are read, however large the test split is.
-    clean_file = RowFile(args.clean_dir / "test.npy")
-    subset = subset_indices(len(clean_file), params.max_images, seed)
-    clean = clean_file[subset]
-    noisy = read_rows(args.noisy_dir / "test.npy", subset)
+    noisy_file = RowFile(args.noisy_dir / "test.npy")
+    subset = subset_indices(len(noisy_file), params.max_images, seed)
+    noisy = noisy_file[subset]
+    reference = reference_file(args.clean_dir, args.level)
+    clean = None if reference is None else read_rows(reference, subset)
+    real = args.level == REAL
+    sigma = estimated_sigma(noisy) if real else args.level
     settings = {"gaussian_sigma": params.gaussian_sigma, "median_size": params.median_size}
     metrics, timing = {}, {}
     with atomic_dir(args.out_dir) as out_dir:
         for method in params.methods:
-            denoised, timing[method] = run_method(
-                method, noisy, args.level, settings, params.workers
-            )
+            denoised, timing[method] = run_method(method, noisy, sigma, settings, params.workers)
             save_array(out_dir / f"{method}.npy", denoised)
-            metrics[method] = quality(clean, denoised)
+            metrics[method] = {} if clean is None else quality(clean, denoised)
+            if real:  # What can be measured without a reference: the noise left.
+                metrics[method]["sigma"] = float(estimated_sigma(denoised).mean())
             log.info(
-                "level %g, %s: PSNR %.2f dB, SSIM %.3f, %.4f s per image in each worker",
-                args.level,
+                "level %s, %s: %s, %.4f s per image in each worker",
+                level_name(args.level),
                 method,
-                metrics[method]["psnr"],
-                metrics[method]["ssim"],
+                ", ".join(f"{name} {value:.4f}" for name, value in metrics[method].items()),
                 timing[method],
             )
         save_array(out_dir / "subset.npy", subset)

@@ -1,13 +1,20 @@
-"""Stage compare: noisy input, every model and every baseline, scored on the same test subset."""
+"""Stage compare: noisy input, every model and every baseline, scored on the same test subset.
+Real noise without clean references gets the estimated noise level of each instead."""
 
 import argparse
 from pathlib import Path
 
 from denoising.errors import run_stage
 from denoising.files import load_array, load_json, save_json
-from denoising.layout import add_level_arguments, read_level, scored_models
-from denoising.metrics import best_method, quality
-from denoising.params import TrainParams, load_section
+from denoising.layout import (
+    MISSING_SCORES,
+    add_level_arguments,
+    read_level,
+    reference_file,
+    scored_models,
+)
+from denoising.metrics import best_method, estimated_sigma, quality
+from denoising.params import REAL, TrainParams, load_section
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,12 +27,19 @@ def main(argv: list[str] | None = None) -> None:
     # Only the subset's rows are read, however large the test split is.
     subset = load_array(args.baselines_dir / "subset.npy")
     models = scored_models(train.models, train.blind_models)
-    images = read_level(args.clean_dir, args.noisy_dir, args.denoised_dir, models, subset)
-    clean = images.pop("original")
+    reference = reference_file(args.clean_dir, args.level)
+    images = read_level(reference, args.noisy_dir, args.denoised_dir, models, subset)
+    clean = images.pop("original", None)
     scores = {"noise_level": args.level, "images": len(subset)}
-    scores.update({name: quality(clean, denoised) for name, denoised in images.items()})
+    for name, denoised in images.items():
+        scores[name] = {} if clean is None else quality(clean, denoised)
+        if args.level == REAL:
+            scores[name]["sigma"] = float(estimated_sigma(denoised).mean())
     scores.update(load_json(args.baselines_dir / "metrics.json"))
-    scores["best_method"] = best_method(scores)
+    if clean is None:
+        scores["scores_missing"] = MISSING_SCORES
+    else:
+        scores["best_method"] = best_method(scores)
     save_json(args.out, scores)
 
 

@@ -5,13 +5,11 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from denoising.errors import run_stage
 from denoising.files import atomic_dir, save_json
-from denoising.layout import SPLITS
-from denoising.metrics import image_scores
-from denoising.params import DenoiseParams, load_section
+from denoising.layout import MISSING_SCORES, SPLITS, level_name, parse_level, reference_file
+from denoising.metrics import SplitScores
+from denoising.params import REAL, DenoiseParams, load_section
 from denoising.rows import RowFile, RowWriter, read_rows
 
 log = logging.getLogger("denoise")
@@ -20,7 +18,7 @@ log = logging.getLogger("denoise")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--level", type=parse_level, required=True)
     parser.add_argument("--model-name", required=True)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--clean-dir", type=Path, required=True)
@@ -36,8 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     model = keras.saving.load_model(args.model, safe_mode=True)
-    scores = {"psnr_noisy": [], "psnr_denoised": [], "ssim_noisy": [], "ssim_denoised": []}
-    loss_sum, predict_seconds = 0.0, 0.0
+    # Real noise may have no clean references: then only the estimated noise levels are given.
+    reference = reference_file(args.clean_dir, args.level)
+    scores = SplitScores(sigma=args.level == REAL)
+    loss_sum, predict_seconds, test_images = 0.0, 0.0, 0
     with atomic_dir(args.out_dir) as out_dir:
         for split in SPLITS:
             noisy_file = RowFile(args.noisy_dir / f"{split}.npy")
@@ -50,35 +50,31 @@ def main(argv: list[str] | None = None) -> None:
                 predict_seconds += time.perf_counter() - started
                 writer.write(denoised)
                 if split == "test":
-                    clean = read_rows(args.clean_dir / "test.npy", rows)
-                    for name, estimate in (("noisy", noisy), ("denoised", denoised)):
-                        for metric, values in image_scores(clean, estimate).items():
-                            scores[f"{metric}_{name}"].append(values)
-                    loss = model.evaluate(noisy, clean, batch_size=params.batch_size, verbose=0)
-                    loss_sum += float(loss) * len(clean)
+                    clean = None if reference is None else read_rows(reference, rows)
+                    scores.add(clean, {"noisy": noisy, "denoised": denoised})
+                    test_images += len(noisy)
+                    if clean is not None:
+                        batch = params.batch_size
+                        loss = model.evaluate(noisy, clean, batch_size=batch, verbose=0)
+                        loss_sum += float(loss) * len(clean)
             writer.close()
 
-    means = {name: float(np.mean(np.concatenate(values))) for name, values in scores.items()}
-    test_images = sum(map(len, scores["psnr_noisy"]))
-    metrics = {
-        "model": args.model_name,
-        "noise_level": args.level,
-        "test_images": test_images,
-        "test_loss": loss_sum / test_images,
-        **means,
-    }
+    metrics = {"model": args.model_name, "noise_level": args.level, "test_images": test_images}
+    if reference is None:
+        metrics["scores_missing"] = MISSING_SCORES
+    else:
+        metrics["test_loss"] = loss_sum / test_images
+    metrics.update(scores.means())
     save_json(args.metrics, metrics)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
     log.info("predict took %.2f s", predict_seconds)
-    log.info(
-        "%s at level %g: PSNR %.2f -> %.2f dB, SSIM %.3f -> %.3f",
-        args.model_name,
-        args.level,
-        means["psnr_noisy"],
-        means["psnr_denoised"],
-        means["ssim_noisy"],
-        means["ssim_denoised"],
-    )
+    if reference is None:
+        change = "estimated sigma {sigma_noisy:.4f} -> {sigma_denoised:.4f}"
+    else:
+        change = "PSNR {psnr_noisy:.2f} -> {psnr_denoised:.2f} dB, SSIM {ssim_noisy:.3f} -> "
+        change += "{ssim_denoised:.3f}"
+    level = level_name(args.level)
+    log.info("%s at level %s: %s", args.model_name, level, change.format(**metrics))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Stage preprocess: read <data.dir>/train and /test, write grayscale arrays and a manifest."""
+"""Stage preprocess: read <data.dir>/train and /test (and test_clean, the clean references of
+real noisy test images, where it exists), write grayscale arrays and a manifest."""
 
 import argparse
 import logging
@@ -9,13 +10,14 @@ from denoising.errors import UserError, run_stage
 from denoising.files import atomic_dir, save_json
 from denoising.folders import (
     check_disk_space,
+    check_references,
     count_files,
     cpu_count,
     mapper,
     readers,
     write_split,
 )
-from denoising.layout import SPLITS
+from denoising.layout import REFERENCES
 from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")
@@ -36,15 +38,15 @@ def main(argv: list[str] | None = None) -> None:
         )
     # A first walk counts the files, to size the arrays; the reading walks the folders again,
     # rather than keep a list of millions of names in memory.
-    counts = {split: count_files(root / split) for split in SPLITS}
-    split_readers = readers(params, seed)
+    split_readers = readers(params, seed, references=(root / REFERENCES).is_dir())
+    counts = {split: count_files(root / split) for split in split_readers}
     check_disk_space(args.out_dir, split_readers, counts)
     workers = params.workers or cpu_count()
     manifest = {"data_dir": str(root), "mode": params.mode}
     started = time.perf_counter()
     # One pool of workers for both splits: starting one costs as much as reading many images.
     with atomic_dir(args.out_dir) as out_dir, mapper(workers) as imap:
-        for split in SPLITS:
+        for split in split_readers:
             report = write_split(
                 root / split,
                 counts[split],
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
                 report.rows,
                 len(report.skipped),
             )
+        if REFERENCES in split_readers:
+            check_references(root, out_dir)
         save_json(out_dir / "manifest.json", manifest)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
     files = sum(count.files for count in counts.values())

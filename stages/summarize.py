@@ -32,11 +32,13 @@ def main(argv: list[str] | None = None) -> None:
             raise UserError(f"{path}: scores for noise level {level} not found")
         compared = load_json(path)
         for method, scores in compared.items():
-            if isinstance(scores, dict):
+            if isinstance(scores, dict) and "psnr" in scores:
                 rows.append({"noise_level": level, "method": method, **scores})
         best = compared.get("best_method")
         if best is not None:
-            log.info("noise level %g: best %s, %.2f dB", level, best, compared[best]["psnr"])
+            log.info("noise level %s: best %s, %.2f dB", level, best, compared[best]["psnr"])
+        else:
+            log.info("noise level %s: %s", level, compared.get("scores_missing"))
 
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")

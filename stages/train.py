@@ -9,6 +9,7 @@ from denoising.errors import run_stage
 from denoising.params import (
     MODEL_NAMES,
     MODEL_PARAMS,
+    SELF_SUPERVISED,
     NoiseParams,
     TrainParams,
     load_section,
@@ -43,9 +44,13 @@ def main(argv: list[str] | None = None) -> None:
         params = dataclasses.replace(params, epochs=params.blind_epochs)
     # A blind model sees a level per image drawn from train.noise_range, afresh every epoch.
     levels = params.noise_range if blind else args.level
-    corruption = Corruption(noise.type, levels, noise.clip, params.target)
-    arrays = open_arrays(args.clean_dir, None if blind else args.noisy_dir, params.stream)
-    check_shapes(args.model, model_params, arrays.clean.shape[1:3], arrays.test_shape)
+    corruption = Corruption(noise.type, levels, noise.clip, params.target, params.mask_fraction)
+    # Self-supervised targets learn from the noisy copies alone: the clean images stay closed.
+    clean = params.target not in SELF_SUPERVISED
+    noisy_dir = None if blind else args.noisy_dir
+    arrays = open_arrays(args.clean_dir, noisy_dir, params.stream, clean=clean)
+    shape = arrays.images.shape[1:3]
+    check_shapes(args.model, model_params, shape, arrays.test_shape, params.target)
 
     # TensorFlow starts only now, so that a params or shape error shows at once.
     from denoising.quiet import load_tensorflow

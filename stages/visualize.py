@@ -1,5 +1,5 @@
-"""Stage visualize: seeded random test images at one level: original, noisy, each model, and the
-chosen baselines, side by side."""
+"""Stage visualize: seeded random test images at one level: original (when there is one), noisy,
+each model, and the chosen baselines, side by side."""
 
 import argparse
 from pathlib import Path
@@ -9,7 +9,13 @@ import numpy as np
 from denoising.errors import UserError, run_stage
 from denoising.figures import sample_grid
 from denoising.files import atomic_path, load_array
-from denoising.layout import add_level_arguments, read_level, scored_models
+from denoising.layout import (
+    add_level_arguments,
+    level_name,
+    read_level,
+    reference_file,
+    scored_models,
+)
 from denoising.params import TrainParams, VisualizeParams, load_section, load_seed
 
 
@@ -28,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(subset, size=min(params.n_samples, len(subset)), replace=False))
     models = scored_models(train.models, train.blind_models)
-    rows = read_level(args.clean_dir, args.noisy_dir, args.denoised_dir, models, picks)
+    reference = reference_file(args.clean_dir, args.level)
+    rows = read_level(reference, args.noisy_dir, args.denoised_dir, models, picks)
     positions = np.searchsorted(subset, picks)
     for method in params.baselines:
         path = args.baselines_dir / f"{method}.npy"
@@ -36,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
             raise UserError(f"visualize.baselines: '{method}' is not in baselines.methods")
         rows[method] = load_array(path)[positions]
 
-    figure = sample_grid(rows, title=f"Test images at noise level {args.level:g}")
+    figure = sample_grid(rows, title=f"Test images at noise level {level_name(args.level)}")
     with atomic_path(args.out) as temporary:
         figure.savefig(temporary, dpi=100, metadata={"Software": None})
 

@@ -108,6 +108,8 @@ def test_model_section_overrides_training_knobs():
         augment=False,
         schedule="constant",
         target="clean",
+        mask_fraction=0.02,
+        ne2ne_gamma=2.0,
         epochs=10,
         batch_size=256,
         learning_rate=0.001,

@@ -60,7 +60,7 @@ def test_model_section_is_checked_like_any_other(tmp_path):
         ("learning_rate", -1, "train.learning_rate: -1 is not allowed; it must be a number > 0"),
         ("validation_split", 1.0, "train.validation_split: 1.0 is not allowed"),
         ("patience", -1, "train.patience: -1 is not allowed; it must be an integer >= 0"),
-        ("target", "both", "train.target: 'both' is not allowed; it must be clean or noisy"),
+        ("target", "both", "train.target: 'both' is not allowed; it must be one of clean, noisy"),
         ("noise_range", [0.9, 0.2], "train.noise_range: [0.9, 0.2] is not allowed; it must be"),
         ("blind_models", ["conv", "conv"], "train.blind_models: ['conv', 'conv'] is not allowed"),
         ("epoch", 5, "train.epoch: unknown key; known keys are models, blind_models"),

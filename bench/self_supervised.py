@@ -1,0 +1,164 @@
+"""Benchmark: training from noisy images alone (Noise2Void, N2V2, Neighbor2Neighbor) against
+training with clean targets, Noise2Noise and BM3D, with the same model.
+
+    python bench/self_supervised.py [--data data/sample] [--level 0.5] [--epochs N]
+    python bench/self_supervised.py --photos DATA_DIR --sigma 25 [--minutes M]
+
+In a temporary copy of the pipeline (the workspace is left as it is), one model is trained per
+training target through `dvc repro`, and scored by the pipeline's own compare stage, BM3D (told
+the level) beside it:
+- clean: clean targets, fresh noise every epoch (the unet's default recipe);
+- clean-fixed: clean targets, the noisy copies made once (what a user with pairs has);
+- noisy: Noise2Noise, one fixed second noisy copy per image;
+- n2v, n2v2 (with N2V2's U-Net: no top skip, blur-pool) and ne2ne: from the fixed noisy
+  training images alone; the clean training images are never read.
+
+With --photos, the model is trained on native-resolution patches of DATA_DIR/train (Train400)
+for about --minutes each (epochs from a 1-epoch timing run), and scored on the full DATA_DIR/test
+images (Set12): seeded noisy 8-bit PNGs, denoised with `denoise-images`, BM3D on the same files,
+as bench/photos.py does.
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.project import ENV, copy_pipeline  # noqa: E402
+from bench.quality import machine  # noqa: E402
+
+FIT = re.compile(r"fit took ([\d.]+) s")
+N2V2_UNET = {"top_skip": False, "pool": "blur"}
+VARIANTS = {
+    "clean": ({"target": "clean"}, {"fresh_noise": True}),
+    "clean-fixed": ({"target": "clean"}, {"fresh_noise": False}),
+    "noisy": ({"target": "noisy"}, {"fresh_noise": False}),
+    "n2v": ({"target": "n2v"}, {}),
+    "n2v2": ({"target": "n2v2"}, N2V2_UNET),
+    "ne2ne": ({"target": "ne2ne"}, {}),
+}
+
+
+def dvc_repro(project: Path, *targets: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", *targets],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        sys.exit(f"dvc repro failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return result.stdout + result.stderr
+
+
+def set_params(project: Path, train: dict, unet: dict) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"].update(train)
+    params["models"]["unet"].update(unet)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def make_project(work: Path, data: Path, level: float, photos: bool, epochs: int | None) -> Path:
+    project = work / "project"
+
+    def update(params: dict) -> None:
+        params["data"]["dir"] = str(data.resolve())
+        params["noise"]["levels"] = [level]
+        params["train"].update(models=["unet"], blind_models=[])
+        params["baselines"].update(methods=["bm3d"])
+        params["visualize"].update(baselines=["bm3d"])
+        params["apply"]["model"] = f"unet/{level}"
+        if epochs:
+            params["models"]["unet"]["epochs"] = epochs
+        if photos:
+            params["data"].update(mode="patches", patch_size=64, patches_per_image=16)
+            params["models"]["unet"].update(batch_size=16, augment=True, schedule="cosine")
+            params["baselines"]["max_images"] = 12
+
+    copy_pipeline(project, update)
+    return project
+
+
+def run_variant(project: Path, name: str, level: float, minutes: float | None) -> dict:
+    """Train and score one variant; its scores, BM3D's, and the fitting minutes and epochs."""
+    train, unet = VARIANTS[name]
+    base = {"top_skip": True, "pool": "max"}
+    set_params(project, train, {**base, **unet})
+    stage = f"train@unet-{level}"
+    if minutes:
+        set_params(project, {}, {"epochs": 1})
+        first = float(FIT.search(dvc_repro(project, stage))[1])
+        set_params(project, {}, {"epochs": max(1, int(minutes * 60 // first))})
+    output = dvc_repro(project, f"compare@{level}")
+    fit = FIT.search(output)
+    card = json.loads((project / f"models/unet/{level}/card.json").read_text())
+    scores = json.loads((project / f"metrics/compare/{level}.json").read_text())
+    return {
+        "scores": scores,
+        "minutes": float(fit[1]) / 60 if fit else float("nan"),
+        "epochs": card["epochs_run"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO / "data/sample")
+    parser.add_argument("--level", type=float, default=0.5, help="noise level on [0, 1]")
+    parser.add_argument("--epochs", type=int, help="epochs for every variant (sample)")
+    parser.add_argument("--photos", type=Path, help="a folder with train/ and test/ photos")
+    parser.add_argument("--sigma", type=float, default=25.0, help="photos: on the 0-255 scale")
+    parser.add_argument("--minutes", type=float, default=5.0, help="photos: per variant")
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    args = parser.parse_args()
+    photos = args.photos is not None
+    level = round(args.sigma / 255, 4) if photos else args.level
+    data = args.photos if photos else args.data
+    work = Path(tempfile.mkdtemp(prefix="self-supervised-bench-"))
+    print(f"# {machine()}; data: {data}; level {level:g}; work: {work}", flush=True)
+    project = make_project(work, data, level, photos, args.epochs)
+    results = {}
+    for name in args.only:
+        started = time.perf_counter()
+        results[name] = run_variant(project, name, level, args.minutes if photos else None)
+        if photos:
+            from bench.photos import score_model
+
+            results[name]["full"] = score_model(
+                project / f"models/unet/{level}", data / "test", args.sigma, work / name
+            )
+        scores = results[name]["scores"]
+        print(
+            f"{name:<12} unet {scores['unet']['psnr']:6.2f} dB  SSIM {scores['unet']['ssim']:.3f}"
+            f"  ({results[name]['minutes']:.1f} min fit, {results[name]['epochs']} epochs,"
+            f" {time.perf_counter() - started:.0f} s in all)",
+            flush=True,
+        )
+    print_table(results, level, photos)
+
+
+def print_table(results: dict, level: float, photos: bool) -> None:
+    first = next(iter(results.values()))["scores"]
+    where = f"{first['images']} test images" + (" (central crops)" if photos else "")
+    print(f"\nnoise level {level:g}, unet, scored by compare@{level:g} on {where}")
+    print(f"{'target':<12} {'PSNR dB':>8} {'SSIM':>7}   training")
+    print(f"{'(noisy)':<12} {first['noisy']['psnr']:>8.2f} {first['noisy']['ssim']:>7.3f}")
+    for name, result in results.items():
+        unet = result["scores"]["unet"]
+        note = f"{result['minutes']:.1f} min, {result['epochs']} epochs"
+        print(f"{name:<12} {unet['psnr']:>8.2f} {unet['ssim']:>7.3f}   {note}")
+    print(f"{'bm3d':<12} {first['bm3d']['psnr']:>8.2f} {first['bm3d']['ssim']:>7.3f}   told sigma")
+    print(json.dumps({name: r["scores"]["unet"] for name, r in results.items()}))
+
+
+if __name__ == "__main__":
+    main()

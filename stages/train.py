@@ -6,6 +6,7 @@ from pathlib import Path
 
 from denoising.cards import model_card
 from denoising.errors import run_stage
+from denoising.layout import parse_level
 from denoising.params import (
     MODEL_NAMES,
     MODEL_PARAMS,
@@ -23,7 +24,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--model", choices=MODEL_NAMES, required=True)
-    parser.add_argument("--level", type=float, help="the noise level; left out for a blind model")
+    parser.add_argument(
+        "--level", type=parse_level, help="the noise level (or real); left out for a blind model"
+    )
     parser.add_argument("--clean-dir", type=Path, required=True)
     parser.add_argument("--noisy-dir", type=Path, help="noisy copies at --level")
     parser.add_argument("--model-dir", type=Path, required=True)

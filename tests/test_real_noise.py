@@ -1,0 +1,186 @@
+"""A folder of images that are noisy already (noise.type real): trained on alone, scored against
+clean references where data.dir has test_clean/, and described by estimated noise levels where
+it has none. The stages run in this process; one end-to-end run goes through `dvc repro`."""
+
+import csv
+import importlib
+import json
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from denoising.errors import UserError
+from denoising.layout import MISSING_SCORES
+from denoising.params import validate_params
+from tests.helpers import REPO, dvc, make_project
+
+LEVEL = "real"
+
+
+def noisy_folder(root, references: bool):
+    """train/ and test/ of 28x28 noisy PNGs (grey blobs on grey, Gaussian sigma 0.1, never
+    clipped, seeded), with their clean originals in test_clean/ if ``references``."""
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:28, 0:28]
+    for split, count in (("train", 24), ("test", 8)):
+        for index in range(count):
+            centre, radius = rng.uniform(8, 20, size=2), rng.uniform(4, 9)
+            clean = np.where(np.hypot(rows - centre[0], cols - centre[1]) < radius, 0.65, 0.35)
+            noisy = clean + 0.1 * rng.standard_normal(clean.shape)
+            name = f"class{index % 2}/{index:03d}.png"
+            for folder, pixels in ((split, noisy), (f"{split}_clean", clean)):
+                if folder == "test_clean" and references or folder in ("train", "test"):
+                    path = root / "data" / folder / name
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    eight = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+                    Image.fromarray(eight).save(path)
+    return root / "data"
+
+
+def write_params(work, data_dir):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"]["dir"] = str(data_dir)
+    params["noise"].update(type="real", levels=[LEVEL])
+    params["train"].update(
+        models=["unet"], blind_models=[], target="n2v2", epochs=1, batch_size=8, loss="mse"
+    )
+    params["models"]["unet"].update(epochs=1, batch_size=8, top_skip=False, pool="blur")
+    params["baselines"].update(methods=["median", "bm3d"], workers=1)
+    params["visualize"].update(n_samples=3)
+    params["apply"]["model"] = f"unet/{LEVEL}"
+    work.mkdir(parents=True)
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    validate_params(work / "params.yaml")
+    return work / "params.yaml"
+
+
+def run_stages(work, data_dir):
+    """Every stage from preprocess to summarize, at the one level "real"."""
+    params = write_params(work, data_dir)
+
+    def call(stage, *args):
+        module = importlib.import_module(f"stages.{stage}")
+        module.main(["--params", str(params), *map(str, args)])
+
+    clean, noisy, denoised = work / "pre", work / "noisy" / LEVEL, work / "denoised" / LEVEL
+    level = ["--level", LEVEL, "--clean-dir", clean]
+    call("preprocess", "--out-dir", clean)
+    call("add_noise", *level, "--out-dir", noisy)
+    model = ["--model-dir", work / "model", "--live-dir", work / "live"]
+    call("train", "--model", "unet", *level, "--noisy-dir", noisy, *model)
+    call(
+        "denoise",
+        *level,
+        "--model-name",
+        "unet",
+        "--model",
+        work / "model/model.keras",
+        "--noisy-dir",
+        noisy,
+        "--out-dir",
+        denoised / "unet",
+        "--metrics",
+        work / "denoise.json",
+    )
+    baselines = work / "baselines"
+    timings = ["--timings", work / "timings.json"]
+    call("baselines", *level, "--noisy-dir", noisy, "--out-dir", baselines, *timings)
+    folders = ["--noisy-dir", noisy, "--denoised-dir", denoised, "--baselines-dir", baselines]
+    call("compare", *level, *folders, "--out", work / "compare" / f"{LEVEL}.json")
+    call("visualize", *level, *folders, "--out", work / "figure.png")
+    call("summarize", "--compare-dir", work / "compare", "--plot-out", work / "summary.csv")
+    read = lambda name: json.loads((work / name).read_text())  # noqa: E731
+    return read("denoise.json"), read(f"compare/{LEVEL}.json"), read("model/card.json")
+
+
+def test_real_noise_without_references_says_which_scores_are_missing(tmp_path):
+    data_dir = noisy_folder(tmp_path, references=False)
+    denoised, compared, card = run_stages(tmp_path / "work", data_dir)
+    # add_noise added nothing: the noisy arrays are the images as read.
+    for split in ("train", "test"):
+        ours = np.load(tmp_path / f"work/noisy/{LEVEL}/{split}.npy")
+        np.testing.assert_array_equal(ours, np.load(tmp_path / f"work/pre/{split}.npy"))
+    assert card["noise"]["type"] == "real" and card["train"]["target"] == "n2v2"
+    assert denoised["scores_missing"] == compared["scores_missing"] == MISSING_SCORES
+    assert "psnr_noisy" not in denoised and "test_loss" not in denoised
+    # Estimated sigma of the noisy images: near the 0.1 that made them.
+    assert 0.08 < denoised["sigma_noisy"] < 0.12
+    assert denoised["sigma_denoised"] < denoised["sigma_noisy"]
+    for method in ("noisy", "unet", "median", "bm3d"):
+        assert set(compared[method]) == {"sigma"}, method
+    assert "best_method" not in compared
+    assert compared["median"]["sigma"] < compared["noisy"]["sigma"]
+    assert (tmp_path / "work/figure.png").stat().st_size > 0
+    rows = list(csv.DictReader((tmp_path / "work/summary.csv").open()))
+    assert rows == []  # Nothing to plot against noise level without scores.
+
+
+def test_real_noise_with_references_is_scored_against_them(tmp_path):
+    data_dir = noisy_folder(tmp_path, references=True)
+    denoised, compared, _ = run_stages(tmp_path / "work", data_dir)
+    manifest = json.loads((tmp_path / "work/pre/manifest.json").read_text())
+    assert manifest["test_clean"]["count"] == 8
+    assert "scores_missing" not in denoised and "scores_missing" not in compared
+    # The noisy test images against their references: sigma 0.1 gives about 20 dB.
+    assert 19 < denoised["psnr_noisy"] < 21
+    assert compared["median"]["psnr"] > compared["noisy"]["psnr"]
+    assert compared["best_method"] in ("unet", "median", "bm3d")
+    assert {"psnr", "ssim", "sigma"} <= set(compared["unet"])
+    rows = list(csv.DictReader((tmp_path / "work/summary.csv").open()))
+    assert {row["method"] for row in rows} == {"noisy", "unet", "median", "bm3d"}
+    assert {row["noise_level"] for row in rows} == {LEVEL}
+
+
+def test_references_must_match_the_test_images_name_for_name(tmp_path):
+    data_dir = noisy_folder(tmp_path, references=True)
+    missing = next((data_dir / "test_clean").rglob("*.png"))
+    missing.unlink()
+    params = write_params(tmp_path / "work", data_dir)
+    module = importlib.import_module("stages.preprocess")
+    with pytest.raises(UserError, match="test_clean: no image named like class0/000"):
+        module.main(["--params", str(params), "--out-dir", str(tmp_path / "pre")])
+    assert not (tmp_path / "pre").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"noise": {"levels": [0.5]}}, "noise.levels: [0.5] does not go with noise.type real"),
+        ({"noise": {"type": "gaussian"}}, "noise.levels: ['real'] does not go with noise.type"),
+        ({"train": {"target": "clean"}}, "train.target: clean needs clean images"),
+        ({"train": {"blind_models": ["unet"]}}, "train.blind_models: must be [] with"),
+        ({"train": {"target": "ne2ne", "models": ["dense"]}}, "train.models: dense takes only"),
+    ],
+)
+def test_params_that_cannot_go_with_real_noise_are_one_line_each(tmp_path, changes, message):
+    params = write_params(tmp_path / "work", tmp_path)
+    values = yaml.safe_load(params.read_text())
+    for section, update in changes.items():
+        values[section].update(update)
+    params.write_text(yaml.safe_dump(values))
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        validate_params(params)
+
+
+@pytest.mark.e2e
+def test_dvc_repro_on_a_noisy_folder_without_references(tmp_path):
+    data_dir = noisy_folder(tmp_path, references=False)
+    project = make_project(
+        tmp_path / "project",
+        data_dir,
+        [LEVEL],
+        ["unet"],
+        noise={"type": "real"},
+        train={"target": "n2v"},
+        baselines={"methods": ["median"]},
+        apply={"model": f"unet/{LEVEL}", "resize": False, "input_dir": str(data_dir / "test")},
+    )
+    dvc(project, "repro")
+    compared = json.loads((project / f"metrics/compare/{LEVEL}.json").read_text())
+    assert compared["scores_missing"] == MISSING_SCORES
+    assert compared["unet"]["sigma"] < compared["noisy"]["sigma"]
+    assert (project / f"plots/figures/{LEVEL}_noise.png").is_file()
+    assert len(list((project / "data/applied").rglob("*.png"))) == 8
+    assert "Running stage" not in dvc(project, "repro")

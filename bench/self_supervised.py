@@ -1,8 +1,8 @@
 """Benchmark: training from noisy images alone (Noise2Void, N2V2, Neighbor2Neighbor) against
 training with clean targets, Noise2Noise and BM3D, with the same model.
 
-    python bench/self_supervised.py [--data data/sample] [--level 0.5] [--epochs N]
-    python bench/self_supervised.py --photos DATA_DIR --sigma 25 [--minutes M]
+    python bench/self_supervised.py [--data data/sample] [--level 0.5] [--epochs N] [--clip]
+    python bench/self_supervised.py --photos DATA_DIR --sigma 25 [--minutes M] [--clip]
 
 In a temporary copy of the pipeline (the workspace is left as it is), one model is trained per
 training target through `dvc repro`, and scored by the pipeline's own compare stage, BM3D (told
@@ -12,6 +12,11 @@ the level) beside it:
 - noisy: Noise2Noise, one fixed second noisy copy per image;
 - n2v, n2v2 (with N2V2's U-Net: no top skip, blur-pool) and ne2ne: from the fixed noisy
   training images alone; the clean training images are never read.
+
+The noise is not clipped to [0, 1] unless --clip is given: the self-supervised targets (and
+Noise2Noise) learn the mean of the noisy value, and clipping moves that mean away from the clean
+value wherever the image is near black or white (at level 0.5 on black digits' background, by
+about 0.2), which only clean targets can undo.
 
 With --photos, the model is trained on native-resolution patches of DATA_DIR/train (Train400)
 for about --minutes each (epochs from a 1-epoch timing run), and scored on the full DATA_DIR/test
@@ -68,12 +73,14 @@ def set_params(project: Path, train: dict, unet: dict) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def make_project(work: Path, data: Path, level: float, photos: bool, epochs: int | None) -> Path:
+def make_project(
+    work: Path, data: Path, level: float, photos: bool, epochs: int | None, clip: bool
+) -> Path:
     project = work / "project"
 
     def update(params: dict) -> None:
         params["data"]["dir"] = str(data.resolve())
-        params["noise"]["levels"] = [level]
+        params["noise"].update(levels=[level], clip=clip)
         params["train"].update(models=["unet"], blind_models=[])
         params["baselines"].update(methods=["bm3d"])
         params["visualize"].update(baselines=["bm3d"])
@@ -118,14 +125,16 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, help="a folder with train/ and test/ photos")
     parser.add_argument("--sigma", type=float, default=25.0, help="photos: on the 0-255 scale")
     parser.add_argument("--minutes", type=float, default=5.0, help="photos: per variant")
+    parser.add_argument("--clip", action="store_true", help="clip the noisy images to [0, 1]")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
     photos = args.photos is not None
     level = round(args.sigma / 255, 4) if photos else args.level
     data = args.photos if photos else args.data
     work = Path(tempfile.mkdtemp(prefix="self-supervised-bench-"))
-    print(f"# {machine()}; data: {data}; level {level:g}; work: {work}", flush=True)
-    project = make_project(work, data, level, photos, args.epochs)
+    clipped = "clipped" if args.clip else "not clipped"
+    print(f"# {machine()}; data: {data}; level {level:g}, {clipped}; work: {work}", flush=True)
+    project = make_project(work, data, level, photos, args.epochs, args.clip)
     results = {}
     for name in args.only:
         started = time.perf_counter()

@@ -58,7 +58,8 @@ def noisy_pair(clean, corruption: Corruption, rng, noisy=None):
         return blind_spot_pair(noisy, corruption.target, corruption.mask_fraction, rng)
     if corruption.target == "ne2ne":
         return neighbor_pair(noisy, rng)
-    level = draw_levels(corruption.levels, len(clean), rng)
+    if noisy is None or corruption.target == "noisy":  # Real pairs come with their noise.
+        level = draw_levels(corruption.levels, len(clean), rng)
     if noisy is None:
         noisy = add_noise(clean, corruption.type, level, rng, corruption.clip)
     if corruption.target == "clean":

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from denoising.errors import UserError
 from denoising.images import READ_ERRORS, center_crop, load_grayscale, load_native, random_patches
-from denoising.layout import REFERENCES
+from denoising.layout import REFERENCES, SECOND
 from denoising.listing import SYSTEM_FILE, irregular_reason, skip_reason, walk_files
 from denoising.params import DataParams
 from denoising.rows import RowWriter
@@ -232,10 +232,13 @@ def check_disk_space(
         )
 
 
-def readers(params: DataParams, seed: int, references: bool = False) -> dict[str, Reader]:
+def readers(
+    params: DataParams, seed: int, references: bool = False, pairs: bool = False
+) -> dict[str, Reader]:
     """How each split is read: both resized whole (the original design), or, in mode
     ``patches``, random native-resolution patches for train and a fixed centre crop for test.
-    With ``references``, the clean test references too, read as the test images are."""
+    With ``references``, the clean test references too, read as the test images are; with
+    ``pairs``, the second acquisitions of the train images, read as those are."""
     if params.mode == "resize":
         whole = Reader("resize", params.shape, params.max_pixels)
         found = {"train": whole, "test": whole}
@@ -247,26 +250,33 @@ def readers(params: DataParams, seed: int, references: bool = False) -> dict[str
         }
     if references:
         found[REFERENCES] = found["test"]
+    if pairs:
+        found[SECOND] = found["train"]
     return found
 
 
-def check_references(root: Path, out_dir: Path) -> None:
-    """Fail unless the clean references read are the test images read, file for file: the same
-    relative names (extensions aside), in the same order."""
+def check_partners(root: Path, out_dir: Path, split: str, partner: str) -> None:
+    """Fail unless the images read from ``partner`` (test_clean, train_b) are those read from
+    ``split``, file for file: the same relative names, in the same order. References may differ
+    in extension; second acquisitions may not, since a training patch's place comes from its
+    file name."""
     names = {}
-    for split in ("test", REFERENCES):
-        lines = (out_dir / f"{split}_files.jsonl").read_text().splitlines()
-        names[split] = [str(Path(json.loads(line)).with_suffix("")) for line in lines]
-    test, clean = names["test"], names[REFERENCES]
-    for index in range(max(len(test), len(clean))):
-        mine = test[index] if index < len(test) else None
-        theirs = clean[index] if index < len(clean) else None
-        if mine != theirs:
-            missing, folder = (mine, REFERENCES) if mine is not None else (theirs, "test")
-            if mine is not None and theirs is not None:
-                missing, folder = min(mine, theirs), REFERENCES if mine < theirs else "test"
+    for folder in (split, partner):
+        lines = (out_dir / f"{folder}_files.jsonl").read_text().splitlines()
+        paths = [Path(json.loads(line)) for line in lines]
+        names[folder] = [str(p.with_suffix("") if partner == REFERENCES else p) for p in paths]
+    mine, theirs = names[split], names[partner]
+    for index in range(max(len(mine), len(theirs))):
+        ours = mine[index] if index < len(mine) else None
+        other = theirs[index] if index < len(theirs) else None
+        if ours != other:
+            if other is None or (ours is not None and ours < other):
+                missing, folder = ours, partner
+            else:
+                missing, folder = other, split
+            kind = "(any extension)" if partner == REFERENCES else "(the same extension)"
             raise UserError(
-                f"{root / folder}: no image named like {missing} (any extension); every test "
-                f"image needs a clean reference in {REFERENCES}/ with the same relative name, "
-                "and every reference a test image"
+                f"{root / folder}: no image named like {missing} {kind}; every image of "
+                f"{split}/ needs a partner in {partner}/ with the same relative name, and every "
+                f"image of {partner}/ one in {split}/"
             )

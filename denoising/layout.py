@@ -15,6 +15,9 @@ SPLITS = ("train", "test")
 # With real noise, data.dir may hold clean references of the test images, with the same relative
 # names; preprocess reads them into test_clean.npy, and the scores are computed against them.
 REFERENCES = "test_clean"
+# A second noisy acquisition of each train image, with the same relative names: real pairs,
+# for Noise2Noise (train.target noisy) with real noise; preprocess reads it into train_b.npy.
+SECOND = "train_b"
 MISSING_SCORES = (
     f"no clean references (data.dir has no {REFERENCES}/ folder): PSNR and SSIM cannot be "
     "computed; the noise levels estimated before and after (sigma_*) are given instead"

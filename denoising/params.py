@@ -347,25 +347,25 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
             f"real noise has the one level [{REAL}], and [{REAL}] needs noise.type {REAL}"
         )
     if noise is not None and train is not None and noise.type == REAL:
-        if train.target not in SELF_SUPERVISED:
+        if train.target == "clean":
             problems.append(
-                f"{path}: train.target: {train.target} needs clean images, and with noise.type "
-                f"{REAL} there are none; use one of {', '.join(SELF_SUPERVISED)}"
+                f"{path}: train.target: clean needs clean images, and with noise.type {REAL} "
+                f"there are none; use one of {', '.join(SELF_SUPERVISED)}, or noisy with real "
+                "pairs (data.dir/train_b/)"
             )
-    if train is not None and train.target in SELF_SUPERVISED:
-        if train.blind_models:
-            problems.append(
-                f"{path}: train.blind_models: must be [] with train.target {train.target}: a "
-                "blind model draws its noise from clean images, and self-supervised training has "
-                "none"
-            )
-        fixed = [m for m in train.models if MODEL_PARAMS[m].fixed_size]
-        if train.target == "ne2ne" and fixed:
-            problems.append(
-                f"{path}: train.models: {', '.join(fixed)} takes only its training size, and "
-                "train.target ne2ne trains on half-size sub-images; use conv, dncnn, unet or "
-                "drunet"
-            )
+    real = noise is not None and noise.type == REAL
+    if train is not None and (train.target in SELF_SUPERVISED or real) and train.blind_models:
+        problems.append(
+            f"{path}: train.blind_models: must be [] with train.target {train.target} and "
+            f"noise.type {noise.type if noise else '?'}: a blind model draws its noise from "
+            "clean images, and there are none"
+        )
+    fixed = [m for m in train.models if MODEL_PARAMS[m].fixed_size] if train else []
+    if train is not None and train.target == "ne2ne" and fixed:
+        problems.append(
+            f"{path}: train.models: {', '.join(fixed)} takes only its training size, and "
+            "train.target ne2ne trains on half-size sub-images; use conv, dncnn, unet or drunet"
+        )
     visualize, baselines = built.get("visualize"), built.get("baselines")
     if visualize is not None and baselines is not None:
         problems.extend(

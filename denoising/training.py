@@ -16,7 +16,8 @@ import numpy as np
 
 from denoising.errors import UserError
 from denoising.files import atomic_dir, load_array, save_json
-from denoising.params import SELF_SUPERVISED
+from denoising.layout import SECOND
+from denoising.params import REAL, SELF_SUPERVISED
 from denoising.rows import RowFile
 
 log = logging.getLogger(__name__)
@@ -65,13 +66,31 @@ class TrainingArrays:
         return self.clean if self.clean is not None else self.noisy
 
 
+def learning_targets(noise_type: str, target: str) -> tuple[str | None, str]:
+    """The preprocessed array that a model learns towards, by name (None: the self-supervised
+    targets, which need none), and the ``Corruption`` target that its pairs are made with. Real
+    noise with target "noisy" is Noise2Noise from real pairs: the second acquisitions (train_b)
+    take the clean images' place."""
+    if target in SELF_SUPERVISED:
+        return None, target
+    if noise_type == REAL:
+        return SECOND, "clean"
+    return "train", target
+
+
 def open_arrays(
-    clean_dir: Path, noisy_dir: Path | None, stream: str, clean: bool = True
+    clean_dir: Path, noisy_dir: Path | None, stream: str, targets: str | None = "train"
 ) -> TrainingArrays:
-    """Open the training arrays (the clean ones only if ``clean``): streamed from disk for
-    ``stream`` "on", or "auto" when they would take more than ``STREAM_ABOVE_BYTES`` of memory;
-    else loaded."""
-    clean = RowFile(clean_dir / "train.npy") if clean else None
+    """Open the training arrays (``targets``, from ``learning_targets``, in the clean images'
+    place): streamed from disk for ``stream`` "on", or "auto" when they would take more than
+    ``STREAM_ABOVE_BYTES`` of memory; else loaded."""
+    if targets == SECOND and not (clean_dir / f"{SECOND}.npy").is_file():
+        raise UserError(
+            f"train.target noisy with noise.type {REAL} learns from real pairs: data.dir needs a "
+            f"{SECOND}/ folder, a second noisy image of each train image with the same relative "
+            "name; without pairs, use n2v, n2v2 or ne2ne"
+        )
+    clean = None if targets is None else RowFile(clean_dir / f"{targets}.npy")
     noisy = None if noisy_dir is None else RowFile(noisy_dir / "train.npy")
     size = sum(np.prod(f.shape) * f.dtype.itemsize for f in (clean, noisy) if f is not None)
     streamed = stream == "on" or (stream == "auto" and size > STREAM_ABOVE_BYTES)

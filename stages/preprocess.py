@@ -1,5 +1,6 @@
-"""Stage preprocess: read <data.dir>/train and /test (and test_clean, the clean references of
-real noisy test images, where it exists), write grayscale arrays and a manifest."""
+"""Stage preprocess: read <data.dir>/train and /test (and, where they exist, test_clean: clean
+references of real noisy test images, and train_b: second noisy acquisitions of the train
+images), write grayscale arrays and a manifest."""
 
 import argparse
 import logging
@@ -10,14 +11,14 @@ from denoising.errors import UserError, run_stage
 from denoising.files import atomic_dir, save_json
 from denoising.folders import (
     check_disk_space,
-    check_references,
+    check_partners,
     count_files,
     cpu_count,
     mapper,
     readers,
     write_split,
 )
-from denoising.layout import REFERENCES
+from denoising.layout import REFERENCES, SECOND
 from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")
@@ -38,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     # A first walk counts the files, to size the arrays; the reading walks the folders again,
     # rather than keep a list of millions of names in memory.
-    split_readers = readers(params, seed, references=(root / REFERENCES).is_dir())
+    extra = {"references": (root / REFERENCES).is_dir(), "pairs": (root / SECOND).is_dir()}
+    split_readers = readers(params, seed, **extra)
     counts = {split: count_files(root / split) for split in split_readers}
     check_disk_space(args.out_dir, split_readers, counts)
     workers = params.workers or cpu_count()
@@ -71,8 +73,9 @@ def main(argv: list[str] | None = None) -> None:
                 report.rows,
                 len(report.skipped),
             )
-        if REFERENCES in split_readers:
-            check_references(root, out_dir)
+        for split, partner in (("test", REFERENCES), ("train", SECOND)):
+            if partner in split_readers:
+                check_partners(root, out_dir, split, partner)
         save_json(out_dir / "manifest.json", manifest)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
     files = sum(count.files for count in counts.values())

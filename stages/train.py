@@ -10,14 +10,13 @@ from denoising.layout import parse_level
 from denoising.params import (
     MODEL_NAMES,
     MODEL_PARAMS,
-    SELF_SUPERVISED,
     NoiseParams,
     TrainParams,
     load_section,
     load_seed,
     training_for,
 )
-from denoising.training import Corruption, check_shapes, open_arrays
+from denoising.training import Corruption, check_shapes, learning_targets, open_arrays
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,11 +46,14 @@ def main(argv: list[str] | None = None) -> None:
         params = dataclasses.replace(params, epochs=params.blind_epochs)
     # A blind model sees a level per image drawn from train.noise_range, afresh every epoch.
     levels = params.noise_range if blind else args.level
-    corruption = Corruption(noise.type, levels, noise.clip, params.target, params.mask_fraction)
     # Self-supervised targets learn from the noisy copies alone: the clean images stay closed.
-    clean = params.target not in SELF_SUPERVISED
+    # Real pairs learn towards the second acquisitions, as others learn towards clean images.
+    targets, made_with = learning_targets(noise.type, params.target)
+    if made_with != params.target:  # Real pairs: the noise is what the files hold.
+        params = dataclasses.replace(params, fresh_noise=False)
+    corruption = Corruption(noise.type, levels, noise.clip, made_with, params.mask_fraction)
     noisy_dir = None if blind else args.noisy_dir
-    arrays = open_arrays(args.clean_dir, noisy_dir, params.stream, clean=clean)
+    arrays = open_arrays(args.clean_dir, noisy_dir, params.stream, targets)
     shape = arrays.images.shape[1:3]
     check_shapes(args.model, model_params, shape, arrays.test_shape, params.target)
 

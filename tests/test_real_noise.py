@@ -19,9 +19,10 @@ from tests.helpers import REPO, dvc, make_project
 LEVEL = "real"
 
 
-def noisy_folder(root, references: bool):
+def noisy_folder(root, references: bool, pairs: bool = False):
     """train/ and test/ of 28x28 noisy PNGs (grey blobs on grey, Gaussian sigma 0.1, never
-    clipped, seeded), with their clean originals in test_clean/ if ``references``."""
+    clipped, seeded), with their clean originals in test_clean/ if ``references``, and a second
+    noisy copy of each train image in train_b/ if ``pairs``."""
     rng = np.random.default_rng(0)
     rows, cols = np.mgrid[0:28, 0:28]
     for split, count in (("train", 24), ("test", 8)):
@@ -29,9 +30,12 @@ def noisy_folder(root, references: bool):
             centre, radius = rng.uniform(8, 20, size=2), rng.uniform(4, 9)
             clean = np.where(np.hypot(rows - centre[0], cols - centre[1]) < radius, 0.65, 0.35)
             noisy = clean + 0.1 * rng.standard_normal(clean.shape)
+            second = clean + 0.1 * rng.standard_normal(clean.shape)
             name = f"class{index % 2}/{index:03d}.png"
-            for folder, pixels in ((split, noisy), (f"{split}_clean", clean)):
-                if folder == "test_clean" and references or folder in ("train", "test"):
+            made = [(split, noisy), (f"{split}_clean", clean), (f"{split}_b", second)]
+            wanted = {"train", "test", *(["test_clean"] * references), *(["train_b"] * pairs)}
+            for folder, pixels in made:
+                if folder in wanted:
                     path = root / "data" / folder / name
                     path.parent.mkdir(parents=True, exist_ok=True)
                     eight = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
@@ -39,12 +43,12 @@ def noisy_folder(root, references: bool):
     return root / "data"
 
 
-def write_params(work, data_dir):
+def write_params(work, data_dir, target="n2v2"):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"]["dir"] = str(data_dir)
     params["noise"].update(type="real", levels=[LEVEL])
     params["train"].update(
-        models=["unet"], blind_models=[], target="n2v2", epochs=1, batch_size=8, loss="mse"
+        models=["unet"], blind_models=[], target=target, epochs=1, batch_size=8, loss="mse"
     )
     params["models"]["unet"].update(epochs=1, batch_size=8, top_skip=False, pool="blur")
     params["baselines"].update(methods=["median", "bm3d"], workers=1)
@@ -56,9 +60,9 @@ def write_params(work, data_dir):
     return work / "params.yaml"
 
 
-def run_stages(work, data_dir):
+def run_stages(work, data_dir, target="n2v2"):
     """Every stage from preprocess to summarize, at the one level "real"."""
-    params = write_params(work, data_dir)
+    params = write_params(work, data_dir, target)
 
     def call(stage, *args):
         module = importlib.import_module(f"stages.{stage}")
@@ -133,13 +137,40 @@ def test_real_noise_with_references_is_scored_against_them(tmp_path):
     assert {row["noise_level"] for row in rows} == {LEVEL}
 
 
+def test_real_pairs_train_noise2noise_towards_the_second_acquisition(tmp_path):
+    data_dir = noisy_folder(tmp_path, references=True, pairs=True)
+    denoised, compared, card = run_stages(tmp_path / "work", data_dir, target="noisy")
+    assert card["train"]["target"] == "noisy" and card["train"]["fresh_noise"] is False
+    # Validation pairs are two noisy images: the loss holds both noises' variance, 2 * 0.1**2.
+    assert 0.01 < card["best_val_loss"] < 0.1
+    assert compared["unet"]["psnr"] > 0 and compared["best_method"] in ("median", "bm3d", "unet")
+    # Without train_b/, one line says what real pairs need.
+    (tmp_path / "work/pre/train_b.npy").unlink()
+    module = importlib.import_module("stages.train")
+    args = ["--params", tmp_path / "work/params.yaml", "--model", "unet", "--level", LEVEL]
+    args += ["--clean-dir", tmp_path / "work/pre", "--noisy-dir", tmp_path / f"work/noisy/{LEVEL}"]
+    args += ["--model-dir", tmp_path / "m", "--live-dir", tmp_path / "live"]
+    with pytest.raises(UserError, match="data.dir needs a train_b/ folder"):
+        module.main([str(arg) for arg in args])
+
+
+def test_second_acquisitions_must_match_the_train_images_name_for_name(tmp_path):
+    data_dir = noisy_folder(tmp_path, references=False, pairs=True)
+    renamed = next((data_dir / "train_b").rglob("*.png"))
+    renamed.rename(renamed.with_suffix(".tif"))
+    params = write_params(tmp_path / "work", data_dir, target="noisy")
+    module = importlib.import_module("stages.preprocess")
+    with pytest.raises(UserError, match=r"no image named like class0/000.png \(the same ext"):
+        module.main(["--params", str(params), "--out-dir", str(tmp_path / "pre")])
+
+
 def test_references_must_match_the_test_images_name_for_name(tmp_path):
     data_dir = noisy_folder(tmp_path, references=True)
     missing = next((data_dir / "test_clean").rglob("*.png"))
     missing.unlink()
     params = write_params(tmp_path / "work", data_dir)
     module = importlib.import_module("stages.preprocess")
-    with pytest.raises(UserError, match="test_clean: no image named like class0/000"):
+    with pytest.raises(UserError, match=r"test_clean: no image named like class0/000 \(any"):
         module.main(["--params", str(params), "--out-dir", str(tmp_path / "pre")])
     assert not (tmp_path / "pre").exists()
 
@@ -150,6 +181,7 @@ def test_references_must_match_the_test_images_name_for_name(tmp_path):
         ({"noise": {"levels": [0.5]}}, "noise.levels: [0.5] does not go with noise.type real"),
         ({"noise": {"type": "gaussian"}}, "noise.levels: ['real'] does not go with noise.type"),
         ({"train": {"target": "clean"}}, "train.target: clean needs clean images"),
+        ({"train": {"target": "noisy", "blind_models": ["unet"]}}, "blind_models: must be"),
         ({"train": {"blind_models": ["unet"]}}, "train.blind_models: must be [] with"),
         ({"train": {"target": "ne2ne", "models": ["dense"]}}, "train.models: dense takes only"),
     ],

@@ -120,6 +120,24 @@ def bm3d_file(item: tuple[Path, Path, float]) -> float:
     return seconds
 
 
+def denoise_folder(model_dir: Path, noisy_dir: Path, out: Path) -> float:
+    """Denoise every file of ``noisy_dir`` into ``out`` with `denoise-images`; the seconds the
+    whole command took."""
+    started = time.perf_counter()
+    command = [Path(sys.executable).parent / "denoise-images", model_dir, noisy_dir, "-o", out]
+    subprocess.run([*map(str, command)], check=True, env=ENV, capture_output=True)
+    return time.perf_counter() - started
+
+
+def bm3d_folder(pairs: list[tuple[Path, Path]], sigma: float, out: Path) -> float:
+    """BM3D (told sigma) on every noisy file of ``pairs``, into ``out``, on two processes; the
+    seconds of the calls, summed."""
+    out.mkdir(parents=True)
+    items = [(noisy, out / noisy.name, sigma) for _, noisy in pairs]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        return sum(pool.map(bm3d_file, items))
+
+
 def scores(pairs: list[tuple[Path, Path]], folder: Path | None) -> tuple[float, float]:
     """Mean PSNR and SSIM over the images: the noisy files themselves, or ``folder``'s."""
     values = []
@@ -147,23 +165,10 @@ def main() -> None:
             shutil.copytree(model_dir, args.keep / f"{name}-sigma{sigma:g}", dirs_exist_ok=True)
         pairs = noisy_copies(args.data / "test", sigma, work / f"noisy-{sigma:g}")
         megapixels = sum(load(noisy).size for _, noisy in pairs) / 1e6
-        started = time.perf_counter()
-        command = [
-            Path(sys.executable).parent / "denoise-images",
-            model_dir,
-            work / f"noisy-{sigma:g}",
-        ]
-        subprocess.run(
-            [*map(str, command), "-o", str(work / f"{name}-{sigma:g}")],
-            check=True,
-            env=ENV,
-            capture_output=True,
+        model_seconds = denoise_folder(
+            model_dir, work / f"noisy-{sigma:g}", work / f"{name}-{sigma:g}"
         )
-        model_seconds = time.perf_counter() - started
-        (work / f"bm3d-{sigma:g}").mkdir()
-        items = [(noisy, work / f"bm3d-{sigma:g}" / noisy.name, sigma) for _, noisy in pairs]
-        with multiprocessing.get_context("fork").Pool(2) as pool:
-            bm3d_seconds = sum(pool.map(bm3d_file, items))
+        bm3d_seconds = bm3d_folder(pairs, sigma, work / f"bm3d-{sigma:g}")
         rows = [
             ("noisy", scores(pairs, None), ""),
             (

@@ -27,6 +27,7 @@ as bench/photos.py does.
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,8 +97,11 @@ def make_project(
     return project
 
 
-def run_variant(project: Path, name: str, level: float, minutes: float | None) -> dict:
-    """Train and score one variant; its scores, BM3D's, and the fitting minutes and epochs."""
+def run_variant(
+    project: Path, name: str, level: float, minutes: float | None, figures: Path
+) -> dict:
+    """Train and score one variant; its scores, BM3D's, and the fitting minutes and epochs. Its
+    figure (visualize@level) is copied to ``figures/<name>.png``."""
     train, unet = VARIANTS[name]
     base = {"top_skip": True, "pool": "max"}
     set_params(project, train, {**base, **unet})
@@ -106,8 +110,10 @@ def run_variant(project: Path, name: str, level: float, minutes: float | None) -
         set_params(project, {}, {"epochs": 1})
         first = float(FIT.search(dvc_repro(project, stage))[1])
         set_params(project, {}, {"epochs": max(1, int(minutes * 60 // first))})
-    output = dvc_repro(project, f"compare@{level}")
+    output = dvc_repro(project, f"compare@{level}", f"visualize@{level}")
     fit = FIT.search(output)
+    figures.mkdir(exist_ok=True)
+    shutil.copy(project / f"plots/figures/{level}_noise.png", figures / f"{name}.png")
     card = json.loads((project / f"models/unet/{level}/card.json").read_text())
     scores = json.loads((project / f"metrics/compare/{level}.json").read_text())
     return {
@@ -121,7 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=REPO / "data/sample")
     parser.add_argument("--level", type=float, default=0.5, help="noise level on [0, 1]")
-    parser.add_argument("--epochs", type=int, help="epochs for every variant (sample)")
+    parser.add_argument(
+        "--epochs", type=int, help="epochs for every variant (photos: not minutes)"
+    )
     parser.add_argument("--photos", type=Path, help="a folder with train/ and test/ photos")
     parser.add_argument("--sigma", type=float, default=25.0, help="photos: on the 0-255 scale")
     parser.add_argument("--minutes", type=float, default=5.0, help="photos: per variant")
@@ -131,28 +139,41 @@ def main() -> None:
     photos = args.photos is not None
     level = round(args.sigma / 255, 4) if photos else args.level
     data = args.photos if photos else args.data
+    clip = args.clip or photos  # Photos are scored on clipped 8-bit files, as bench/photos.py.
     work = Path(tempfile.mkdtemp(prefix="self-supervised-bench-"))
-    clipped = "clipped" if args.clip else "not clipped"
+    clipped = "clipped" if clip else "not clipped"
     print(f"# {machine()}; data: {data}; level {level:g}, {clipped}; work: {work}", flush=True)
-    project = make_project(work, data, level, photos, args.epochs, args.clip)
+    project = make_project(work, data, level, photos, args.epochs, clip)
+    if photos:
+        from bench.photos import bm3d_folder, denoise_folder, noisy_copies, scores
+
+        pairs = noisy_copies(data / "test", args.sigma, work / "noisy")
+        bm3d_folder(pairs, args.sigma, work / "bm3d")
+        full = {"(noisy)": scores(pairs, None), "bm3d": scores(pairs, work / "bm3d")}
     results = {}
     for name in args.only:
         started = time.perf_counter()
-        results[name] = run_variant(project, name, level, args.minutes if photos else None)
+        budget = args.minutes if photos and not args.epochs else None
+        results[name] = run_variant(project, name, level, budget, work / "figures")
         if photos:
-            from bench.photos import score_model
-
-            results[name]["full"] = score_model(
-                project / f"models/unet/{level}", data / "test", args.sigma, work / name
-            )
-        scores = results[name]["scores"]
+            denoise_folder(project / f"models/unet/{level}", work / "noisy", work / name)
+            full[name] = scores(pairs, work / name)
+            print(f"{name:<12} full Set12 images: {full[name][0]:.2f} dB", flush=True)
+        unet = results[name]["scores"]["unet"]
         print(
-            f"{name:<12} unet {scores['unet']['psnr']:6.2f} dB  SSIM {scores['unet']['ssim']:.3f}"
+            f"{name:<12} unet {unet['psnr']:6.2f} dB  SSIM {unet['ssim']:.3f}"
             f"  ({results[name]['minutes']:.1f} min fit, {results[name]['epochs']} epochs,"
             f" {time.perf_counter() - started:.0f} s in all)",
             flush=True,
         )
     print_table(results, level, photos)
+    print(f"figures: {work / 'figures'}")
+    if photos:
+        print(f"\nsigma {args.sigma:g}, clipped 8-bit noisy PNGs, full {data / 'test'} images")
+        print(f"{'target':<12} {'PSNR dB':>8} {'SSIM':>7}")
+        for name, (psnr, ssim) in full.items():
+            print(f"{name:<12} {psnr:>8.2f} {ssim:>7.3f}")
+        print(json.dumps(full))
 
 
 def print_table(results: dict, level: float, photos: bool) -> None:

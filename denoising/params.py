@@ -237,6 +237,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class DenoiseParams:
     batch_size: int = _rule(_positive_int, "an integer >= 1")
+    tta: bool = _rule(lambda v: isinstance(v, bool), "true or false")
 
 
 BASELINE_NAMES = ("gaussian", "median", "tv", "nlm", "bm3d")

@@ -5,7 +5,8 @@ import logging
 import time
 from pathlib import Path
 
-from denoising.errors import run_stage
+from denoising.ensemble import self_ensemble
+from denoising.errors import UserError, run_stage
 from denoising.files import atomic_dir, save_json
 from denoising.layout import MISSING_SCORES, SPLITS, level_name, parse_level, reference_file
 from denoising.metrics import SplitScores
@@ -34,6 +35,18 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     model = keras.saving.load_model(args.model, safe_mode=True)
+
+    def predict(batch):
+        return model.predict(batch, batch_size=params.batch_size, verbose=0)
+
+    if params.tta:  # The self-ensemble: the 8 flips and rotations of each image, averaged.
+        height, width = RowFile(args.noisy_dir / "test.npy").shape[1:3]
+        if height != width and model.input_shape[1] is not None:
+            raise UserError(
+                f"denoise.tta: model '{args.model_name}' takes only {width}x{height} images, "
+                "which rotation turns on their side; set denoise.tta: false"
+            )
+        predict = self_ensemble(predict)
     # Real noise may have no clean references: then only the estimated noise levels are given.
     reference = reference_file(args.clean_dir, args.level)
     scores = SplitScores(sigma=args.level == REAL)
@@ -46,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
             for rows in noisy_file.chunks():
                 noisy = noisy_file[rows]
                 started = time.perf_counter()
-                denoised = model.predict(noisy, batch_size=params.batch_size, verbose=0)
+                denoised = predict(noisy)
                 predict_seconds += time.perf_counter() - started
                 writer.write(denoised)
                 if split == "test":

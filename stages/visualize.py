@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> None:
             raise UserError(f"visualize.baselines: '{method}' is not in baselines.methods")
         rows[method] = load_array(path)[positions]
 
-    figure = sample_grid(rows, title=f"Test images at noise level {level_name(args.level)}")
+    title = f"Test images at noise level {level_name(args.level)}"
+    if reference is None:
+        title = "Test images with real noise (no clean references)"
+    figure = sample_grid(rows, title=title)
     with atomic_path(args.out) as temporary:
         figure.savefig(temporary, dpi=100, metadata={"Software": None})
 

@@ -25,7 +25,7 @@ def call(monkeypatch, stage, *args):
     importlib.import_module(f"stages.{stage}").main([str(arg) for arg in args])
 
 
-def pipeline(monkeypatch, root, name, noise, train, blind=False, model="dense"):
+def pipeline(monkeypatch, root, name, noise, train, blind=False, model="dense", tta=False):
     """preprocess, add_noise, train and denoise at level 0.5; returns the denoise metrics.
     Self-supervised targets train with the clean training images deleted: they never read
     them."""
@@ -33,6 +33,7 @@ def pipeline(monkeypatch, root, name, noise, train, blind=False, model="dense"):
     params["data"]["dir"] = str(root / "images")
     params["noise"].update(noise)
     params["train"].update({"epochs": 1, "blind_epochs": 1, "batch_size": 8, **train})
+    params["denoise"]["tta"] = tta
     for knob in ("epochs", "batch_size"):  # The model's own overrides give way to these.
         params["models"][model].pop(knob, None)
     work = root / name
@@ -181,3 +182,12 @@ def test_self_supervised_targets_train_on_noisy_images_alone(monkeypatch, data, 
     assert np.isfinite(card["best_val_loss"])
     # Scored against the clean test images like any model: the saved model has a plain loss.
     assert np.isfinite(metrics["test_loss"]) and metrics["psnr_denoised"] > 0
+
+
+def test_denoise_stage_self_ensemble(monkeypatch, data):
+    plain, _ = pipeline(monkeypatch, data, "plain", {}, {}, model="unet")
+    averaged, _ = pipeline(monkeypatch, data, "tta", {}, {}, model="unet", tta=True)
+    # The same model (same seed), its outputs averaged over the 8 flips and rotations.
+    assert averaged["psnr_noisy"] == plain["psnr_noisy"]
+    assert averaged["psnr_denoised"] != plain["psnr_denoised"]
+    assert averaged["psnr_denoised"] > plain["psnr_denoised"] - 0.5

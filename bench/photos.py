@@ -125,7 +125,9 @@ def denoise_folder(model_dir: Path, noisy_dir: Path, out: Path) -> float:
     whole command took."""
     started = time.perf_counter()
     command = [Path(sys.executable).parent / "denoise-images", model_dir, noisy_dir, "-o", out]
-    subprocess.run([*map(str, command)], check=True, env=ENV, capture_output=True)
+    result = subprocess.run([*map(str, command)], env=ENV, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"denoise-images failed:\n{result.stderr[-3000:]}")
     return time.perf_counter() - started
 
 

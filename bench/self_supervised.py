@@ -147,7 +147,7 @@ def main() -> None:
     if photos:
         from bench.photos import bm3d_folder, denoise_folder, noisy_copies, scores
 
-        pairs = noisy_copies(data / "test", args.sigma, work / "noisy")
+        pairs = noisy_copies(data / "test", args.sigma, work / "noisy-input")
         bm3d_folder(pairs, args.sigma, work / "bm3d")
         full = {"(noisy)": scores(pairs, None), "bm3d": scores(pairs, work / "bm3d")}
     results = {}
@@ -156,7 +156,7 @@ def main() -> None:
         budget = args.minutes if photos and not args.epochs else None
         results[name] = run_variant(project, name, level, budget, work / "figures")
         if photos:
-            denoise_folder(project / f"models/unet/{level}", work / "noisy", work / name)
+            denoise_folder(project / f"models/unet/{level}", work / "noisy-input", work / name)
             full[name] = scores(pairs, work / name)
             print(f"{name:<12} full Set12 images: {full[name][0]:.2f} dB", flush=True)
         unet = results[name]["scores"]["unet"]

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                     clean = None if reference is None else read_rows(reference, rows)
                     scores.add(clean, {"noisy": noisy, "denoised": denoised})
                     test_images += len(noisy)
-                    if clean is not None:
+                    if clean is not None:  # The model's own loss, without denoise.tta.
                         batch = params.batch_size
                         loss = model.evaluate(noisy, clean, batch_size=batch, verbose=0)
                         loss_sum += float(loss) * len(clean)

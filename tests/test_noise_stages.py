@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from denoising.errors import UserError
 from denoising.files import load_array
 from denoising.params import NOISE_TYPES, SELF_SUPERVISED
 from tests.helpers import REPO, write_digit_like_images
@@ -25,12 +26,14 @@ def call(monkeypatch, stage, *args):
     importlib.import_module(f"stages.{stage}").main([str(arg) for arg in args])
 
 
-def pipeline(monkeypatch, root, name, noise, train, blind=False, model="dense", tta=False):
+def pipeline(
+    monkeypatch, root, name, noise, train, blind=False, model="dense", tta=False, data=None
+):
     """preprocess, add_noise, train and denoise at level 0.5; returns the denoise metrics.
     Self-supervised targets train with the clean training images deleted: they never read
     them."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["data"]["dir"] = str(root / "images")
+    params["data"].update({"dir": str(root / "images"), **(data or {})})
     params["noise"].update(noise)
     params["train"].update({"epochs": 1, "blind_epochs": 1, "batch_size": 8, **train})
     params["denoise"]["tta"] = tta
@@ -191,3 +194,10 @@ def test_denoise_stage_self_ensemble(monkeypatch, data):
     assert averaged["psnr_noisy"] == plain["psnr_noisy"]
     assert averaged["psnr_denoised"] != plain["psnr_denoised"]
     assert averaged["psnr_denoised"] > plain["psnr_denoised"] - 0.5
+
+
+def test_denoise_stage_self_ensemble_refuses_a_fixed_size_model_on_non_square_images(
+    monkeypatch, data
+):
+    with pytest.raises(UserError, match="denoise.tta: model 'dense' takes only 32x28 images"):
+        pipeline(monkeypatch, data, "oblong", {}, {}, tta=True, data={"image_size": [28, 32]})

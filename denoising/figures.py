@@ -8,6 +8,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def score_label(name: str, scores: dict | None) -> str:
+    """A row's label: its name, and under it its scores from compare (PSNR in dB and SSIM, or
+    with no clean reference the estimated noise sigma), where there are any."""
+    if scores and "psnr" in scores:
+        return f"{name}\n{scores['psnr']:.1f} dB, {scores['ssim']:.2f}"
+    if scores and "sigma" in scores:
+        return f"{name}\nsigma {scores['sigma']:.3f}"
+    return name
+
+
 def sample_grid(rows: dict[str, np.ndarray], title: str) -> plt.Figure:
     """One row per entry of ``rows`` (label -> (N, H, W, 1) images), one column per image."""
     n_rows, n_cols = len(rows), len(next(iter(rows.values())))
@@ -20,7 +30,7 @@ def sample_grid(rows: dict[str, np.ndarray], title: str) -> plt.Figure:
             axis.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
             axis.set_xticks([])
             axis.set_yticks([])
-        axes[row, 0].set_ylabel(label, rotation=90, fontsize=9)
+        axes[row, 0].set_ylabel(label, rotation=90, fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()
     return figure

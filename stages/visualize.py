@@ -1,5 +1,5 @@
 """Stage visualize: seeded random test images at one level: original (when there is one), noisy,
-each model, and the chosen baselines, side by side."""
+each model, and the chosen baselines, side by side, each row labelled with compare's scores."""
 
 import argparse
 from pathlib import Path
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from denoising.errors import UserError, run_stage
-from denoising.figures import sample_grid
-from denoising.files import atomic_path, load_array
+from denoising.figures import sample_grid, score_label
+from denoising.files import atomic_path, load_array, load_json
 from denoising.layout import (
     add_level_arguments,
     level_name,
@@ -22,6 +22,7 @@ from denoising.params import TrainParams, VisualizeParams, load_section, load_se
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     add_level_arguments(parser)
+    parser.add_argument("--scores", type=Path, required=True, help="compare's metrics/<level>")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     params = load_section(args.params, "visualize", VisualizeParams)
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     title = f"Test images at noise level {level_name(args.level)}"
     if reference is None:
         title = "Test images with real noise (no clean references)"
+    scores = load_json(args.scores)
+    rows = {score_label(name, scores.get(name)): images for name, images in rows.items()}
     figure = sample_grid(rows, title=title)
     with atomic_path(args.out) as temporary:
         figure.savefig(temporary, dpi=100, metadata={"Software": None})

@@ -38,3 +38,11 @@ def test_the_best_method_is_the_highest_psnr_never_the_noisy_input():
         "bm3d": {"psnr": 19.5, "ssim": 0.7},
     }
     assert best_method(scores) == "bm3d"
+
+
+def test_figure_rows_are_labelled_with_their_scores():
+    from denoising.figures import score_label
+
+    assert score_label("unet", {"psnr": 20.017, "ssim": 0.8712}) == "unet\n20.0 dB, 0.87"
+    assert score_label("bm3d", {"sigma": 0.00412}) == "bm3d\nsigma 0.004"
+    assert score_label("original", None) == "original"

@@ -93,7 +93,8 @@ def run_stages(work, data_dir, target="n2v2"):
     call("baselines", *level, "--noisy-dir", noisy, "--out-dir", baselines, *timings)
     folders = ["--noisy-dir", noisy, "--denoised-dir", denoised, "--baselines-dir", baselines]
     call("compare", *level, *folders, "--out", work / "compare" / f"{LEVEL}.json")
-    call("visualize", *level, *folders, "--out", work / "figure.png")
+    scores = ["--scores", work / "compare" / f"{LEVEL}.json"]
+    call("visualize", *level, *folders, *scores, "--out", work / "figure.png")
     call("summarize", "--compare-dir", work / "compare", "--plot-out", work / "summary.csv")
     read = lambda name: json.loads((work / name).read_text())  # noqa: E731
     return read("denoise.json"), read(f"compare/{LEVEL}.json"), read("model/card.json")

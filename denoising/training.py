@@ -248,6 +248,15 @@ def fit(
     steps = math.ceil(len(rows[0]) / params.batch_size) * params.epochs
     if params.schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(params.learning_rate, steps)
+    unclipped = not corruption.clip and corruption.type != REAL
+    if params.loss == "binary_crossentropy" and unclipped and corruption.target != "clean":
+        # Linear in the target, so its minimum is still the mean; but unbounded below for targets
+        # outside [0, 1], and a network can chase fixed ones (Noise2Noise diverged so on digits).
+        log.warning(
+            "train.loss binary_crossentropy with unclipped noisy targets (noise.clip false, "
+            "train.target %s) is unbounded below and can diverge; mse or mae is safer",
+            corruption.target,
+        )
     loss = params.loss
     if corruption.target in BLIND_SPOT_MODES:
         loss = masked_loss(params.loss)

@@ -75,3 +75,24 @@ def best_method(scores: dict) -> str:
         if isinstance(value, dict) and name != "noisy"
     }
     return max(methods, key=methods.get)
+
+
+def summary(compared: dict[str, dict]) -> dict:
+    """The one metrics file that `dvc metrics show` and `dvc exp show` list, from compare's
+    scores by level (``compared``: level -> metrics/compare/<level>.json): PSNR, then SSIM, of
+    every method (the noisy input too) at every level, the best method per level, and the test
+    set they were computed on. Levels whose scores are missing (real noise without references)
+    give the estimated sigma instead."""
+    table: dict = {"psnr": {}, "ssim": {}, "sigma": {}, "best": {}}
+    for level, scores in compared.items():
+        methods = {name: value for name, value in scores.items() if isinstance(value, dict)}
+        for metric in ("psnr", "ssim", "sigma"):
+            values = {name: value[metric] for name, value in methods.items() if metric in value}
+            if values:
+                table[metric][level] = values
+        if "best_method" in scores:
+            table["best"][level] = scores["best_method"]
+    table = {key: value for key, value in table.items() if value}
+    images = {scores["images"] for scores in compared.values()}
+    table["test_set"] = f"the same {'/'.join(map(str, sorted(images)))} seeded test images"
+    return table

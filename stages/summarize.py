@@ -1,5 +1,5 @@
 """Stage summarize: PSNR and SSIM against noise level for every method, one row per (level,
-method), as plot data."""
+method), as plot data; and the one small metrics file that dvc metrics show lists."""
 
 import argparse
 import csv
@@ -8,7 +8,8 @@ import logging
 from pathlib import Path
 
 from denoising.errors import UserError, run_stage
-from denoising.files import atomic_path, load_json
+from denoising.files import atomic_path, load_json, save_json
+from denoising.metrics import summary
 from denoising.params import NoiseParams, load_section
 
 COLUMNS = ("noise_level", "method", "psnr", "ssim")
@@ -20,17 +21,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--compare-dir", type=Path, required=True)
     parser.add_argument("--plot-out", type=Path, required=True)
+    parser.add_argument("--summary-out", type=Path, required=True)
     args = parser.parse_args(argv)
     noise = load_section(args.params, "noise", NoiseParams)
 
     # Read the levels named in params, not every file in the folder: a level dropped from params
     # leaves its old, committed metrics file behind, and it must not reappear in the summary.
-    rows = []
+    rows, compared_by_level = [], {}
     for level in sorted(noise.levels):
         path = args.compare_dir / f"{level}.json"
         if not path.is_file():
             raise UserError(f"{path}: scores for noise level {level} not found")
-        compared = load_json(path)
+        compared = compared_by_level[str(level)] = load_json(path)
         for method, scores in compared.items():
             if isinstance(scores, dict) and "psnr" in scores:
                 rows.append({"noise_level": level, "method": method, **scores})
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     writer.writerows(rows)
     with atomic_path(args.plot_out) as temporary:
         temporary.write_text(text.getvalue())
+    save_json(args.summary_out, summary(compared_by_level))
 
 
 if __name__ == "__main__":

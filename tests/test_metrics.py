@@ -46,3 +46,30 @@ def test_figure_rows_are_labelled_with_their_scores():
     assert score_label("unet", {"psnr": 20.017, "ssim": 0.8712}) == "unet\n20.0 dB, 0.87"
     assert score_label("bm3d", {"sigma": 0.00412}) == "bm3d\nsigma 0.004"
     assert score_label("original", None) == "original"
+
+
+def test_summary_is_one_small_table_of_every_level():
+    from denoising.metrics import summary
+
+    compared = {
+        "0.3": {
+            "noise_level": 0.3,
+            "images": 6,
+            "noisy": {"psnr": 10.0, "ssim": 0.2},
+            "unet": {"psnr": 20.0, "ssim": 0.8},
+            "best_method": "unet",
+        },
+        "real": {
+            "noise_level": "real",
+            "images": 6,
+            "noisy": {"sigma": 0.1},
+            "unet": {"sigma": 0.01},
+            "scores_missing": "no references",
+        },
+    }
+    table = summary(compared)
+    assert table["psnr"] == {"0.3": {"noisy": 10.0, "unet": 20.0}}
+    assert table["ssim"] == {"0.3": {"noisy": 0.2, "unet": 0.8}}
+    assert table["sigma"] == {"real": {"noisy": 0.1, "unet": 0.01}}
+    assert table["best"] == {"0.3": "unet"}
+    assert table["test_set"] == "the same 6 seeded test images"

@@ -93,6 +93,14 @@ def test_pipeline_end_to_end(project):
         (level, method) for level in LEVELS for method in ["noisy", "median", "bm3d", *MODELS]
     }
 
+    # One metrics file, not one per stage: `dvc metrics show` fits a screen.
+    shown = dvc(project, "metrics", "show")
+    assert "metrics/summary.json" in shown and "metrics/compare" not in shown, shown
+    assert "dvclive" not in shown and "metrics/denoise" not in shown, shown
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert set(summary["psnr"]) == {str(level) for level in LEVELS}
+    assert set(summary["best"].values()) <= {"median", "bm3d", *MODELS}
+
     assert "up to date" in dvc(project, "status")
     assert ran_stages(dvc(project, "repro")) == set()
 
@@ -164,8 +172,9 @@ def test_forced_rerun_gives_identical_bytes(project):
     dvc(project, "repro")
     before = outputs(project)
     # Per level: noisy 2; per model: denoised 2, model and card 2, metrics 1; baselines: subset,
-    # 2 methods and their metrics 4; compare 1; figure 1. Plus preprocess 3 and the summary.
-    assert len(before) == 3 + len(LEVELS) * (2 + len(MODELS) * 5 + 4 + 1 + 1) + 1
+    # 2 methods and their metrics 4; compare 1; figure 1. Plus preprocess 3 and the summary's
+    # plot data and metrics file.
+    assert len(before) == 3 + len(LEVELS) * (2 + len(MODELS) * 5 + 4 + 1 + 1) + 2
     dvc(project, "repro", "--force")
     assert outputs(project) == before
 

@@ -95,7 +95,8 @@ def run_stages(work, data_dir, target="n2v2"):
     call("compare", *level, *folders, "--out", work / "compare" / f"{LEVEL}.json")
     scores = ["--scores", work / "compare" / f"{LEVEL}.json"]
     call("visualize", *level, *folders, *scores, "--out", work / "figure.png")
-    call("summarize", "--compare-dir", work / "compare", "--plot-out", work / "summary.csv")
+    outs = ["--plot-out", work / "summary.csv", "--summary-out", work / "summary.json"]
+    call("summarize", "--compare-dir", work / "compare", *outs)
     read = lambda name: json.loads((work / name).read_text())  # noqa: E731
     return read("denoise.json"), read(f"compare/{LEVEL}.json"), read("model/card.json")
 

@@ -142,6 +142,8 @@ def test_unquoted_on_off_read_as_the_words(tmp_path):
                 "x",
                 "--baselines-dir",
                 "x",
+                "--scores",
+                "x.json",
                 "--out",
                 "x.png",
             ],

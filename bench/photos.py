@@ -16,7 +16,6 @@ and SSIM with data range 1, averaged over images). One table per sigma is printe
 import argparse
 import json
 import multiprocessing
-import re
 import shutil
 import subprocess
 import sys
@@ -31,30 +30,16 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.project import ENV, copy_pipeline  # noqa: E402
+from bench.project import ENV, FIT, copy_pipeline, dvc_repro  # noqa: E402
 from bench.quality import machine  # noqa: E402
 from denoising.metrics import quality  # noqa: E402
 
 RECIPE = Path(__file__).with_name("photo_recipe.yaml")
-FIT = re.compile(r"fit took ([\d.]+) s")
 
 
 def level_of(sigma: float) -> float:
     """The noise level on the [0, 1] scale, rounded so that DVC's folder names stay short."""
     return round(sigma / 255, 4)
-
-
-def dvc_repro(project: Path, *targets: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", "repro", *targets],
-        cwd=project,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        sys.exit(f"dvc repro failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return result.stdout + result.stderr
 
 
 def train(data: Path, sigma: float, minutes: float, work: Path) -> tuple[Path, float, int]:

@@ -2,6 +2,7 @@
 that run DVC on their own data without touching the user's workspace."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,25 @@ PIPELINE = ["dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", ".dvc/config"
 PIPELINE += ["stages", "denoising", "data/examples"]
 # DVC and the stages' "python" must be this interpreter's, wherever the benchmark runs from.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+# The line training.fit logs, which the benchmarks read the fitting time from.
+FIT = re.compile(r"fit took ([\d.]+) s")
+
+
+def dvc_repro(project: Path, *targets: str) -> str:
+    """Run `dvc repro` on ``targets`` in ``project``; what it printed. A failure ends the
+    benchmark with the end of its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", *targets],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        sys.exit(f"dvc repro failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return result.stdout + result.stderr
 
 
 def copy_pipeline(project: Path, update) -> None:

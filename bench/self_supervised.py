@@ -26,9 +26,7 @@ as bench/photos.py does.
 
 import argparse
 import json
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,10 +37,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.project import ENV, copy_pipeline  # noqa: E402
+from bench.photos import bm3d_folder, denoise_folder, level_of, noisy_copies, scores  # noqa: E402
+from bench.project import FIT, copy_pipeline, dvc_repro  # noqa: E402
 from bench.quality import machine  # noqa: E402
 
-FIT = re.compile(r"fit took ([\d.]+) s")
 N2V2_UNET = {"top_skip": False, "pool": "blur"}
 VARIANTS = {
     "clean": ({"target": "clean"}, {"fresh_noise": True}),
@@ -52,19 +50,6 @@ VARIANTS = {
     "n2v2": ({"target": "n2v2"}, N2V2_UNET),
     "ne2ne": ({"target": "ne2ne"}, {}),
 }
-
-
-def dvc_repro(project: Path, *targets: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", "repro", *targets],
-        cwd=project,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        sys.exit(f"dvc repro failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return result.stdout + result.stderr
 
 
 def set_params(project: Path, train: dict, unet: dict) -> None:
@@ -115,9 +100,9 @@ def run_variant(
     figures.mkdir(exist_ok=True)
     shutil.copy(project / f"plots/figures/{level}_noise.png", figures / f"{name}.png")
     card = json.loads((project / f"models/unet/{level}/card.json").read_text())
-    scores = json.loads((project / f"metrics/compare/{level}.json").read_text())
+    compared = json.loads((project / f"metrics/compare/{level}.json").read_text())
     return {
-        "scores": scores,
+        "scores": compared,
         "minutes": float(fit[1]) / 60 if fit else float("nan"),
         "epochs": card["epochs_run"],
     }
@@ -137,7 +122,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
     photos = args.photos is not None
-    level = round(args.sigma / 255, 4) if photos else args.level
+    level = level_of(args.sigma) if photos else args.level
     data = args.photos if photos else args.data
     clip = args.clip or photos  # Photos are scored on clipped 8-bit files, as bench/photos.py.
     work = Path(tempfile.mkdtemp(prefix="self-supervised-bench-"))
@@ -145,8 +130,6 @@ def main() -> None:
     print(f"# {machine()}; data: {data}; level {level:g}, {clipped}; work: {work}", flush=True)
     project = make_project(work, data, level, photos, args.epochs, clip)
     if photos:
-        from bench.photos import bm3d_folder, denoise_folder, noisy_copies, scores
-
         pairs = noisy_copies(data / "test", args.sigma, work / "noisy-input")
         bm3d_folder(pairs, args.sigma, work / "bm3d")
         full = {"(noisy)": scores(pairs, None), "bm3d": scores(pairs, work / "bm3d")}

@@ -66,6 +66,16 @@ def quality(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
     return {name: float(np.mean(values)) for name, values in image_scores(clean, estimate).items()}
 
 
+def method_scores(clean: np.ndarray | None, estimate: np.ndarray, sigma: bool) -> dict:
+    """One method's entry in compare's and the baselines' scores: mean PSNR and SSIM against
+    ``clean`` where there is one, and with ``sigma`` (real noise) the mean estimated noise
+    sigma left in ``estimate``, which needs no reference."""
+    scores = {} if clean is None else quality(clean, estimate)
+    if sigma:
+        scores["sigma"] = float(estimated_sigma(estimate).mean())
+    return scores
+
+
 def best_method(scores: dict) -> str:
     """The method (a model or a baseline, never the noisy input) with the highest PSNR among
     ``scores``' entries that are {"psnr": ..., "ssim": ...}; ties go to the first in name order."""

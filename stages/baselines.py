@@ -9,7 +9,7 @@ from denoising.baselines import run_method, subset_indices
 from denoising.errors import run_stage
 from denoising.files import atomic_dir, save_array, save_json
 from denoising.layout import level_name, parse_level, reference_file
-from denoising.metrics import estimated_sigma, quality
+from denoising.metrics import estimated_sigma, method_scores
 from denoising.params import REAL, BaselinesParams, load_section, load_seed
 from denoising.rows import RowFile, read_rows
 
@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         for method in params.methods:
             denoised, timing[method] = run_method(method, noisy, sigma, settings, params.workers)
             save_array(out_dir / f"{method}.npy", denoised)
-            metrics[method] = {} if clean is None else quality(clean, denoised)
-            if real:  # What can be measured without a reference: the noise left.
-                metrics[method]["sigma"] = float(estimated_sigma(denoised).mean())
+            metrics[method] = method_scores(clean, denoised, sigma=real)
             log.info(
                 "level %s, %s: %s, %.4f s per image in each worker",
                 level_name(args.level),

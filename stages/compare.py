@@ -13,7 +13,7 @@ from denoising.layout import (
     reference_file,
     scored_models,
 )
-from denoising.metrics import best_method, estimated_sigma, quality
+from denoising.metrics import best_method, method_scores
 from denoising.params import REAL, TrainParams, load_section
 
 
@@ -32,9 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     clean = images.pop("original", None)
     scores = {"noise_level": args.level, "images": len(subset)}
     for name, denoised in images.items():
-        scores[name] = {} if clean is None else quality(clean, denoised)
-        if args.level == REAL:
-            scores[name]["sigma"] = float(estimated_sigma(denoised).mean())
+        scores[name] = method_scores(clean, denoised, sigma=args.level == REAL)
     scores.update(load_json(args.baselines_dir / "metrics.json"))
     if clean is None:
         scores["scores_missing"] = MISSING_SCORES

@@ -1,6 +1,7 @@
 """Benchmark: the photo recipe against BM3D on full images, as the DnCNN paper measures.
 
     python bench/photos.py DATA_DIR --sigma 25 [--sigma 50] [--minutes 60] [--keep OUT_DIR]
+                           [-S train.mixed_precision=bfloat16 ...]
 
 DATA_DIR holds train/ (Train400) and test/ (Set12), as in ../shared/benchmarks/photos. For
 each sigma (on the 0-255 scale), in a temporary copy of the pipeline (the workspace is left as
@@ -10,7 +11,9 @@ The training budget in minutes becomes a number of epochs, from the time of a fi
 so the training itself stays reproducible. Then every full test image gets seeded noise, clipped
 to [0, 1] and stored as an 8-bit PNG; `denoise-images` denoises those files at full size, BM3D
 (told sigma) denoises the very same files, and both are scored against the clean images (PSNR
-and SSIM with data range 1, averaged over images). One table per sigma is printed.
+and SSIM with data range 1, averaged over images), the model once more with `--tta` (the 8 flips
+and rotations averaged). One table per sigma is printed. ``-S section.key=value`` sets a param
+over the recipe, as `dvc exp run -S` does: the accelerator params, for example.
 """
 
 import argparse
@@ -42,20 +45,43 @@ def level_of(sigma: float) -> float:
     return round(sigma / 255, 4)
 
 
-def train(data: Path, sigma: float, minutes: float, work: Path) -> tuple[Path, float, int]:
-    """Train the recipe's model at ``sigma`` within ``minutes``; its folder, the fitting
-    minutes, and the epochs run."""
-    recipe = yaml.safe_load(RECIPE.read_text())
+def overrides(settings: list[str]) -> dict:
+    """``section.key=value`` settings (values read as YAML) as a recipe-shaped dict."""
+    result: dict = {}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        *sections, name = key.split(".")
+        if not sections or not _:
+            sys.exit(f"-S {setting}: expected section.key=value, e.g. train.jit_compile=true")
+        node = result
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = yaml.safe_load(value)
+    return result
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """``base`` with ``extra`` laid over it, section by section."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def train(
+    data: Path, sigma: float, minutes: float, work: Path, settings: dict
+) -> tuple[Path, float, int]:
+    """Train the recipe's model (with ``settings`` over it) at ``sigma`` within ``minutes``;
+    its folder, the fitting minutes, and the epochs run."""
+    recipe = merge(yaml.safe_load(RECIPE.read_text()), settings)
     model, level = recipe["train"]["models"][0], level_of(sigma)
     project = work / f"project-{sigma:g}"
 
     def update(params: dict, epochs: int = 1) -> None:
-        for section, values in recipe.items():
-            if section == "models":
-                for name, settings in values.items():
-                    params["models"][name].update(settings)
-            else:
-                params[section].update(values)
+        params.update(merge(params, recipe))
         params["data"]["dir"] = str(data.resolve())
         params["noise"]["levels"] = [level]
         params["models"][model]["epochs"] = epochs
@@ -105,11 +131,12 @@ def bm3d_file(item: tuple[Path, Path, float]) -> float:
     return seconds
 
 
-def denoise_folder(model_dir: Path, noisy_dir: Path, out: Path) -> float:
-    """Denoise every file of ``noisy_dir`` into ``out`` with `denoise-images`; the seconds the
-    whole command took."""
+def denoise_folder(model_dir: Path, noisy_dir: Path, out: Path, *options: str) -> float:
+    """Denoise every file of ``noisy_dir`` into ``out`` with `denoise-images` and ``options``;
+    the seconds the whole command took."""
     started = time.perf_counter()
     command = [Path(sys.executable).parent / "denoise-images", model_dir, noisy_dir, "-o", out]
+    command += options
     result = subprocess.run([*map(str, command)], env=ENV, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"denoise-images failed:\n{result.stderr[-3000:]}")
@@ -142,11 +169,20 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, action="append", required=True)
     parser.add_argument("--minutes", type=float, default=60.0, help="training budget per sigma")
     parser.add_argument("--keep", type=Path, help="copy each trained model's folder here")
+    parser.add_argument(
+        "-S",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a param over the recipe, e.g. -S train.mixed_precision=bfloat16",
+    )
     args = parser.parse_args()
+    settings = overrides(args.settings)
     work = Path(tempfile.mkdtemp(prefix="photos-bench-"))
-    print(f"# {machine()}; data: {args.data}; work: {work}", flush=True)
+    print(f"# {machine()}; data: {args.data}; work: {work}; settings: {settings}", flush=True)
     for sigma in args.sigma:
-        model_dir, fit_minutes, epochs = train(args.data, sigma, args.minutes, work)
+        model_dir, fit_minutes, epochs = train(args.data, sigma, args.minutes, work, settings)
         name = model_dir.parent.name
         if args.keep:
             shutil.copytree(model_dir, args.keep / f"{name}-sigma{sigma:g}", dirs_exist_ok=True)
@@ -154,6 +190,9 @@ def main() -> None:
         megapixels = sum(load(noisy).size for _, noisy in pairs) / 1e6
         model_seconds = denoise_folder(
             model_dir, work / f"noisy-{sigma:g}", work / f"{name}-{sigma:g}"
+        )
+        tta_seconds = denoise_folder(
+            model_dir, work / f"noisy-{sigma:g}", work / f"{name}-tta-{sigma:g}", "--tta"
         )
         bm3d_seconds = bm3d_folder(pairs, sigma, work / f"bm3d-{sigma:g}")
         rows = [
@@ -165,6 +204,12 @@ def main() -> None:
                 f"{model_seconds / megapixels:.1f} s/MP (whole command)",
             ),
             (
+                f"{name}+tta",
+                scores(pairs, work / f"{name}-tta-{sigma:g}"),
+                f"the same model, 8 flips and rotations averaged; "
+                f"{tta_seconds / megapixels:.1f} s/MP",
+            ),
+            (
                 "bm3d",
                 scores(pairs, work / f"bm3d-{sigma:g}"),
                 f"{bm3d_seconds / megapixels:.1f} s/MP (one core)",
@@ -173,9 +218,9 @@ def main() -> None:
         print(
             f"\nsigma {sigma:g} (0-255 scale), clipped 8-bit noisy PNGs, {len(pairs)} full images"
         )
-        print(f"{'method':<8} {'PSNR dB':>8} {'SSIM':>7}   time")
+        print(f"{'method':<11} {'PSNR dB':>8} {'SSIM':>7}   time")
         for method, (p, s), note in rows:
-            print(f"{method:<8} {p:>8.2f} {s:>7.3f}   {note}")
+            print(f"{method:<11} {p:>8.2f} {s:>7.3f}   {note}")
         print(json.dumps({"sigma": sigma, "scores": {m: v for m, v, _ in rows}}), flush=True)
 
 

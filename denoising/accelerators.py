@@ -19,6 +19,10 @@ def distribution_strategy(mode: str, devices: list[str] | None = None) -> tf.dis
     return tf.distribute.get_strategy()
 
 
-def set_precision(mixed: bool) -> None:
-    """float16 compute with float32 weights where the hardware gains from it (GPUs)."""
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+POLICIES = {False: "float32", True: "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
+def set_precision(mixed: bool | str) -> None:
+    """float16 (``True``) or bfloat16 compute with float32 weights, where the hardware gains
+    from it: float16 on GPUs, bfloat16 on CPUs with AVX512-BF16 or AMX; ``False``: float32."""
+    keras.mixed_precision.set_global_policy(POLICIES[mixed])

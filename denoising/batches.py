@@ -127,9 +127,10 @@ class NoisyBatches:
             clean, given = dihedral(clean, given, turns)
         return noisy_pair(clean, self.corruption, rng, given)
 
-    def dataset(self, epochs: int = 1, threads: int = 2) -> tf.data.Dataset:
-        """The batches of ``epochs`` epochs, one after another, as a ``tf.data.Dataset``:
-        ``threads`` threads make the next batches while the model trains on this one.
+    def dataset(self, epochs: int = 1, threads: int = 2, start: int = 0) -> tf.data.Dataset:
+        """The batches of epochs ``start`` to ``epochs - 1``, one after another, as a
+        ``tf.data.Dataset``: ``threads`` threads make the next batches while the model trains
+        on this one. A resumed training starts at its next epoch.
 
         Give ``model.fit`` ``steps_per_epoch=len(self)`` so that it reads on through the epochs
         rather than starting the dataset again. Through tf.data, a batch costs the training
@@ -146,6 +147,6 @@ class NoisyBatches:
             inputs, targets = tf.numpy_function(make, [step], (tf.float32, tf.float32))
             return tf.ensure_shape(inputs, shapes[0]), tf.ensure_shape(targets, shapes[1])
 
-        steps = tf.data.Dataset.range(len(self) * epochs)
+        steps = tf.data.Dataset.range(len(self) * start, len(self) * epochs)
         batches = steps.map(load, num_parallel_calls=threads, deterministic=True)
         return batches.prefetch(threads)

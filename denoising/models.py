@@ -159,7 +159,7 @@ def build_model(
     """Build model ``name`` from its params section and compile it with Adam and ``loss`` (a
     name, or a Keras loss function)."""
     model = BUILDERS[name](image_shape, params)
-    if keras.mixed_precision.global_policy().name == "mixed_float16":
+    if keras.mixed_precision.global_policy().name.startswith("mixed_"):
         # Under mixed precision, the loss must see float32 outputs to stay stable.
         outputs = layers.Activation("linear", dtype="float32", name="float32")(model.output)
         model = keras.Model(model.input, outputs, name=model.name)

@@ -24,6 +24,9 @@ REAL = "real"
 TARGETS = ("clean", "noisy", "n2v", "n2v2", "ne2ne")
 SELF_SUPERVISED = ("n2v", "n2v2", "ne2ne")
 UNET_POOLS = ("max", "blur")
+# train.mixed_precision: off, float16 compute (true; GPUs), or bfloat16 (CPUs with AVX512-BF16
+# or AMX, and recent GPUs).
+BFLOAT16 = "bfloat16"
 
 
 def _is_int(value: Any) -> bool:
@@ -228,7 +231,12 @@ class TrainParams:
         lambda v: _is_number(v) and 0 < v < 1, "a number between 0 and 1 (exclusive)"
     )
     patience: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0 turns it off)")
-    mixed_precision: bool = _rule(lambda v: isinstance(v, bool), "true or false")
+    init: str = _rule(
+        lambda v: isinstance(v, str), 'a folder with a trained model.keras, or "" (none)'
+    )
+    mixed_precision: bool | str = _rule(
+        lambda v: isinstance(v, bool) or v == BFLOAT16, "false, true (float16, GPUs) or bfloat16"
+    )
     jit_compile: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     distribute: str = _switch(("auto", "off"))
     stream: str = _switch(("auto", "on", "off"))

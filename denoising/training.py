@@ -159,6 +159,7 @@ def training_feed(
     params,
     seed: int,
     rows: tuple[np.ndarray, np.ndarray],
+    start: int = 0,
 ) -> Feed:
     """The training and validation pairs for ``arrays`` under ``corruption``, from the (fit,
     validation) ``rows`` of ``split_indices``. Fixed noise in memory: arrays, as Keras batches
@@ -166,7 +167,8 @@ def training_feed(
     through tf.data, with noise drawn per batch where none is fixed; streamed validation batches
     are read the same way, the same every epoch. With target "noisy", validation pairs are noisy
     too, so no clean image is ever used. The self-supervised targets train on the fixed noisy
-    copies alone, with masks drawn per batch (and fixed for validation)."""
+    copies alone, with masks drawn per batch (and fixed for validation). A resumed training's
+    batches ``start`` at its next epoch."""
     from denoising.batches import NoisyBatches, noisy_pair
 
     clean, noisy = arrays.clean, arrays.noisy
@@ -202,7 +204,7 @@ def training_feed(
         validation = fixed.dataset()
     else:
         validation = pair(val_rows, stream=1)
-    return Feed(batches.dataset(params.epochs), None, validation, len(batches))
+    return Feed(batches.dataset(params.epochs, start=start), None, validation, len(batches))
 
 
 @dataclass
@@ -224,11 +226,13 @@ def fit(
     corruption: Corruption,
     seed: int,
     live_dir: Path,
+    backup=None,
 ) -> Fitted:
-    """Build model ``name`` and fit it on ``arrays`` under ``corruption``, seeded and
-    deterministic, logging each epoch's losses with DVCLive to ``live_dir``. Self-supervised
-    targets train with their own loss; the model returned is compiled with ``params.loss``,
-    so that it scores against clean images like any other."""
+    """Build model ``name`` (with ``params.init``'s weights, if set) and fit it on ``arrays``
+    under ``corruption``, seeded and deterministic, logging each epoch's losses with DVCLive to
+    ``live_dir``. With a ``resume.Backup``, an interrupted run continues at its last finished
+    epoch. Self-supervised targets train with their own loss; the model returned is compiled
+    with ``params.loss``, so that it scores against clean images like any other."""
     import keras
     import tensorflow as tf
     from dvclive import Live
@@ -238,6 +242,9 @@ def fit(
     from denoising.blindspot import BLIND_SPOT_MODES, masked_loss
     from denoising.models import build_model
     from denoising.neighbors import build_trainer
+    from denoising.resume import Backup
+
+    backup = backup or Backup(None, "")
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -264,20 +271,24 @@ def fit(
         model = build_model(
             name, model_params, image_shape, learning_rate, loss, params.jit_compile
         )
+        if params.init:
+            load_initial_weights(model, name, Path(params.init))
         trainer = model
         if corruption.target == "ne2ne":
             multiple = model_params.size_multiple
             trainer = build_trainer(model, params.ne2ne_gamma, steps, multiple, params.loss)
             optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
             trainer.compile(optimizer=optimizer, jit_compile=params.jit_compile)
-    callbacks = [DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False))]
+    live = DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False))
+    backup.replay(live)
+    callbacks = [*backup.callbacks(), live]
     if params.patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=params.patience, restore_best_weights=True
             )
         )
-    feed = training_feed(arrays, corruption, params, seed, rows)
+    feed = training_feed(arrays, corruption, params, seed, rows, backup.start_epoch)
     started = time.perf_counter()
     history = trainer.fit(
         feed.inputs,
@@ -298,7 +309,32 @@ def fit(
         optimizer = trainer.optimizer
         model.compile(optimizer=optimizer, loss=params.loss, jit_compile=params.jit_compile)
     counts = (len(rows[0]), len(rows[1]))
-    return Fitted(model, history.history, counts, image_shape)
+    return Fitted(model, backup.history(history.history), counts, image_shape)
+
+
+def check_init(init: str) -> None:
+    """Fail at once, before TensorFlow starts, if ``train.init`` names no saved model."""
+    if init and not (Path(init) / "model.keras").is_file():
+        raise UserError(
+            f"train.init: {init}: no model.keras there; give a folder that the train stage "
+            "wrote (models/<model>/<level>, or a copy of one), or leave it empty"
+        )
+
+
+def load_initial_weights(model, name: str, folder: Path) -> None:
+    """Start ``model`` from the weights of the model saved in ``folder`` (fine-tuning)."""
+    import keras
+
+    start = keras.models.load_model(folder / "model.keras", compile=False)
+    shapes = [tuple(w.shape) for w in model.weights]
+    if [tuple(w.shape) for w in start.weights] != shapes:
+        raise UserError(
+            f"train.init: {folder}: its model ({start.name}, {start.count_params()} "
+            f"parameters) does not match models.{name} ({model.count_params()} parameters); "
+            f"fine-tune a model trained with the same models.{name} settings"
+        )
+    model.set_weights(start.get_weights())
+    log.info("starting from the weights of %s", folder)
 
 
 def save_trained(model_dir: Path, model, card: dict) -> None:

@@ -16,7 +16,14 @@ from denoising.params import (
     load_seed,
     training_for,
 )
-from denoising.training import Corruption, check_shapes, learning_targets, open_arrays
+from denoising.resume import Backup, fingerprint
+from denoising.training import (
+    Corruption,
+    check_init,
+    check_shapes,
+    learning_targets,
+    open_arrays,
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--noisy-dir", type=Path, help="noisy copies at --level")
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--live-dir", type=Path, required=True)
+    parser.add_argument(
+        "--backup-dir", type=Path, help="where an interrupted run leaves what resumes it"
+    )
     args = parser.parse_args(argv)
     if args.level is not None and args.noisy_dir is None:
         parser.error("--noisy-dir is required with --level")
@@ -56,6 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     arrays = open_arrays(args.clean_dir, noisy_dir, params.stream, targets)
     shape = arrays.images.shape[1:3]
     check_shapes(args.model, model_params, shape, arrays.test_shape, params.target)
+    check_init(params.init)
+    settings = [vars(args), model_params, params, noise, seed]
+    files = [
+        args.clean_dir / "manifest.json",
+        *([Path(params.init) / "model.keras"] * bool(params.init)),
+    ]
+    backup = Backup(args.backup_dir, fingerprint(settings, files))
 
     # TensorFlow starts only now, so that a params or shape error shows at once.
     from denoising.quiet import load_tensorflow
@@ -63,10 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     load_tensorflow()
     from denoising.training import fit, save_trained
 
-    fitted = fit(args.model, model_params, params, arrays, corruption, seed, args.live_dir)
+    fitted = fit(args.model, model_params, params, arrays, corruption, seed, args.live_dir, backup)
     manifest = args.clean_dir / "manifest.json"
     card = model_card(args.model, model_params, params, noise, levels, seed, fitted, manifest)
     save_trained(args.model_dir, fitted.model, card)
+    backup.remove()
 
 
 if __name__ == "__main__":

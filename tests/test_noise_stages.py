@@ -131,15 +131,18 @@ def test_photo_recipe_switches_run_through_the_stages_reproducibly(monkeypatch, 
     assert first == again
 
 
-def test_accelerator_switches_train_on_the_cpu(monkeypatch, data):
-    train = {"mixed_precision": True, "jit_compile": True}
-    try:
-        metrics, card = pipeline(monkeypatch, data, "accelerated", {}, train)
-    finally:
-        import keras
+@pytest.mark.parametrize("precision", [True, "bfloat16"], ids=["float16", "bfloat16"])
+def test_accelerator_switches_train_on_the_cpu(monkeypatch, data, precision):
+    import keras
 
+    train = {"mixed_precision": precision, "jit_compile": True}
+    try:
+        metrics, card = pipeline(monkeypatch, data, f"accelerated-{precision}", {}, train)
+        policy = keras.mixed_precision.global_policy().name
+    finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert card["train"]["mixed_precision"] and card["train"]["jit_compile"]
+    assert policy == {True: "mixed_float16", "bfloat16": "mixed_bfloat16"}[precision]
+    assert card["train"]["mixed_precision"] == precision and card["train"]["jit_compile"]
     assert metrics["psnr_denoised"] > 0
 
 

@@ -64,6 +64,14 @@ def test_model_section_is_checked_like_any_other(tmp_path):
         ("noise_range", [0.9, 0.2], "train.noise_range: [0.9, 0.2] is not allowed; it must be"),
         ("blind_models", ["conv", "conv"], "train.blind_models: ['conv', 'conv'] is not allowed"),
         ("epoch", 5, "train.epoch: unknown key; known keys are models, blind_models"),
+        (
+            "mixed_precision",
+            "float16",
+            "train.mixed_precision: 'float16' is not allowed; it must be false, true (float16, "
+            "GPUs) or bfloat16",
+        ),
+        ("mixed_precision", 1, "train.mixed_precision: 1 is not allowed"),
+        ("init", None, "train.init: None is not allowed; it must be a folder with a trained"),
     ],
 )
 def test_bad_train_param_is_one_clear_line(tmp_path, key, value, message):

@@ -1,0 +1,187 @@
+"""Resume and fine-tuning: a training killed with SIGKILL part-way continues at its last finished
+epoch and ends with the same bytes as an uninterrupted run (through the stage script, and
+through `dvc repro`); ``train.init`` starts from a trained model's weights."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from denoising.errors import UserError
+from denoising.resume import METADATA, Backup
+from tests.helpers import REPO, dvc, make_project, pipeline_env, write_digit_like_images
+
+EPOCHS = 30
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def arrays(tmp_path_factory):
+    """Preprocessed arrays and noisy copies at 0.5 of 48 tiny images, and params that train
+    conv for ``EPOCHS`` short epochs."""
+    from stages import add_noise, preprocess
+
+    root = tmp_path_factory.mktemp("resume")
+    write_digit_like_images(root / "images/train", 48, seed=3)
+    write_digit_like_images(root / "images/test", 8, seed=4)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"]["dir"] = str(root / "images")
+    params["train"].update(epochs=EPOCHS, batch_size=16, schedule="cosine")
+    params["models"]["conv"].update(filters=[4, 4])
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    common = ["--params", str(root / "params.yaml")]
+    preprocess.main([*common, "--out-dir", str(root / "clean")])
+    level = ["--level", "0.5", "--clean-dir", str(root / "clean")]
+    add_noise.main([*common, *level, "--out-dir", str(root / "noisy")])
+    return root
+
+
+def train_command(root, params, out, backup=None):
+    command = [sys.executable, "-m", "stages.train", "--params", params, "--model", "conv"]
+    command += ["--level", "0.5", "--clean-dir", root / "clean", "--noisy-dir", root / "noisy"]
+    command += ["--model-dir", out / "model", "--live-dir", out / "live"]
+    command += [] if backup is None else ["--backup-dir", backup]
+    return [str(part) for part in command]
+
+
+def run_to_end(command):
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stderr
+
+
+def kill_after_first_epochs(command, backup, cwd=REPO, env=None):
+    """Start ``command`` in ``cwd``, SIGKILL its whole process group once ``backup`` holds a
+    finished epoch, and return that epoch count (asserted to be part-way)."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    metadata = backup / METADATA
+    deadline = time.monotonic() + 300
+    while not metadata.is_file():
+        assert process.poll() is None, "the training ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    epoch = json.loads(metadata.read_text())["epoch"]
+    assert 1 <= epoch < EPOCHS
+    return epoch
+
+
+@pytest.mark.parametrize("fresh_noise", [False, True], ids=["fixed-noise", "fresh-noise"])
+def test_a_killed_training_resumes_to_the_same_bytes(arrays, tmp_path, fresh_noise):
+    params = yaml.safe_load((arrays / "params.yaml").read_text())
+    params["train"]["fresh_noise"] = fresh_noise  # Keras' own array batches, or tf.data's.
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    whole, resumed, backup = tmp_path / "whole", tmp_path / "resumed", tmp_path / "backup"
+    run_to_end(train_command(arrays, tmp_path / "params.yaml", whole))
+
+    command = train_command(arrays, tmp_path / "params.yaml", resumed, backup)
+    epoch = kill_after_first_epochs(command, backup)
+    assert not (resumed / "model").exists()
+    log = run_to_end(command)
+
+    assert f"resuming from {backup} at epoch {epoch + 1}" in log
+    assert digest(resumed / "model/model.keras") == digest(whole / "model/model.keras")
+    assert (resumed / "model/card.json").read_text() == (whole / "model/card.json").read_text()
+    losses = (resumed / "live/plots/metrics/eval/loss.tsv").read_text().splitlines()
+    assert len(losses) == EPOCHS + 1  # The header, then every epoch, the replayed ones too.
+    assert not backup.exists()
+
+
+def test_a_backup_from_other_params_is_discarded(tmp_path):
+    (tmp_path / METADATA).write_text(json.dumps({"epoch": 3, "batch": 0}))
+    (tmp_path / "fingerprint.txt").write_text("old")
+    (tmp_path / "epochs.jsonl").write_text('{"loss": 1.0}\n' * 3)
+    assert Backup(tmp_path, "old").start_epoch == 3
+    assert Backup(tmp_path, "new").start_epoch == 0
+    assert not tmp_path.exists()
+
+
+def test_train_init_starts_from_the_given_model(arrays, tmp_path):
+    """With a learning rate too small to move anything, a model started from another one ends
+    with that one's weights; without train.init, it does not."""
+    import keras
+
+    params = yaml.safe_load((arrays / "params.yaml").read_text())
+    params["train"]["epochs"] = 1
+    (tmp_path / "start.yaml").write_text(yaml.safe_dump(params))
+    run_to_end(train_command(arrays, tmp_path / "start.yaml", tmp_path / "start"))
+    params["train"]["learning_rate"] = 1e-12
+    params["train"]["init"] = str(tmp_path / "start/model")
+    params["seed"] = 1  # Another seed: the random start would differ.
+    (tmp_path / "init.yaml").write_text(yaml.safe_dump(params))
+    log = run_to_end(train_command(arrays, tmp_path / "init.yaml", tmp_path / "tuned"))
+    assert "starting from the weights of" in log
+
+    def weights(name):
+        return keras.models.load_model(tmp_path / name / "model/model.keras").get_weights()
+
+    for started, tuned in zip(weights("start"), weights("tuned"), strict=True):
+        np.testing.assert_allclose(tuned, started, atol=1e-6)
+    card = json.loads((tmp_path / "tuned/model/card.json").read_text())
+    assert card["train"]["init"] == str(tmp_path / "start/model")
+
+
+@pytest.mark.parametrize(
+    "init, change, message",
+    [
+        ("missing", {}, "train.init: {init}: no model.keras there"),
+        ("start/model", {"filters": [8, 8]}, "does not match models.conv"),
+    ],
+)
+def test_train_init_that_cannot_start_a_model_is_one_line(arrays, tmp_path, init, change, message):
+    from stages import train
+
+    params = yaml.safe_load((arrays / "params.yaml").read_text())
+    params["train"]["epochs"] = 1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    run_to_end(train_command(arrays, tmp_path / "params.yaml", tmp_path / "start"))
+    params["train"]["init"] = str(tmp_path / init)
+    params["models"]["conv"].update(change)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(UserError, match=message.format(init=tmp_path / init)) as error:
+        train.main(train_command(arrays, tmp_path / "bad.yaml", tmp_path / "bad")[3:])
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.e2e
+def test_dvc_repro_after_kill_minus_9_resumes_to_the_same_bytes(tmp_path):
+    """`dvc repro` killed (SIGKILL, the whole process group) during training, then `dvc repro`
+    again: it resumes, and the model is the same bytes as a run never interrupted."""
+    write_digit_like_images(tmp_path / "data/train", 48, seed=5)
+    write_digit_like_images(tmp_path / "data/test", 8, seed=6)
+    project = make_project(
+        tmp_path / "project",
+        tmp_path / "data",
+        [0.5],
+        ["conv"],
+        train={"epochs": EPOCHS, "fresh_noise": True, "augment": True},
+        baselines={"methods": ["median"]},
+    )
+    stage, model = "train@conv-0.5", project / "models/conv/0.5/model.keras"
+    command = [sys.executable, "-m", "dvc", "repro", stage]
+    backup = project / ".resume/conv/0.5"
+    kill_after_first_epochs(command, backup, project, pipeline_env())
+    assert not model.exists()
+    dvc(project, "repro")
+    assert not backup.exists()
+    resumed = digest(model)
+    dvc(project, "repro", "--force", "--single-item", stage)
+    assert digest(model) == resumed

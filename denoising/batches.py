@@ -11,6 +11,7 @@ import tensorflow as tf
 from denoising.blindspot import BLIND_SPOT_MODES, blind_spot_pair
 from denoising.neighbors import neighbor_pair
 from denoising.noise import add_noise
+from denoising.noise_map import with_level
 from denoising.training import Corruption
 
 
@@ -39,14 +40,15 @@ def dihedral(clean, noisy, rng: np.random.Generator):
     return tuple(None if images is None else move(images) for images in (clean, noisy))
 
 
-def pair_channels(target: str, channels: int) -> tuple[int, int]:
+def pair_channels(corruption: Corruption, channels: int) -> tuple[int, int]:
     """The channels of a training pair's (input, target) for images of ``channels``: blind-spot
-    targets carry their mask, Neighbor2Neighbor inputs their two sub-sampling masks."""
-    if target in BLIND_SPOT_MODES:
+    targets carry their mask, Neighbor2Neighbor inputs their two sub-sampling masks, and a
+    conditioned model's inputs their noise level."""
+    if corruption.target in BLIND_SPOT_MODES:
         return channels, 2 * channels
-    if target == "ne2ne":
+    if corruption.target == "ne2ne":
         return channels + 2, channels
-    return channels, channels
+    return channels + corruption.level_input, channels
 
 
 def noisy_pair(clean, corruption: Corruption, rng, noisy=None):
@@ -58,13 +60,19 @@ def noisy_pair(clean, corruption: Corruption, rng, noisy=None):
         return blind_spot_pair(noisy, corruption.target, corruption.mask_fraction, rng)
     if corruption.target == "ne2ne":
         return neighbor_pair(noisy, rng)
+    level = corruption.levels  # Fixed noisy copies were made at the one level.
     if noisy is None or corruption.target == "noisy":  # Real pairs come with their noise.
         level = draw_levels(corruption.levels, len(clean), rng)
-    if noisy is None:
-        noisy = add_noise(clean, corruption.type, level, rng, corruption.clip)
+    inputs = (
+        noisy
+        if noisy is not None
+        else add_noise(clean, corruption.type, level, rng, corruption.clip)
+    )
+    if corruption.level_input:
+        inputs = with_level(inputs, level)
     if corruption.target == "clean":
-        return noisy, clean
-    return noisy, add_noise(clean, corruption.type, level, rng, corruption.clip)
+        return inputs, clean
+    return inputs, add_noise(clean, corruption.type, level, rng, corruption.clip)
 
 
 class NoisyBatches:
@@ -137,7 +145,7 @@ class NoisyBatches:
         loop next to nothing; a ``keras.utils.PyDataset`` added milliseconds per batch.
         """
         *size, channels = self.images.shape[1:]
-        shapes = [(None, *size, c) for c in pair_channels(self.corruption.target, channels)]
+        shapes = [(None, *size, c) for c in pair_channels(self.corruption, channels)]
 
         def make(step):
             inputs, targets = self.batch(*divmod(int(step), len(self)))

@@ -24,7 +24,7 @@ def model_card(
     model_params,
     train,
     noise,
-    levels,
+    corruption,
     seed: int,
     fitted,
     manifest: Path,
@@ -32,9 +32,11 @@ def model_card(
     """The card saved beside a model: what it is (architecture, the input size it takes: its
     training size, or "any" for a fully convolutional model, and its size multiple), what it was
     trained on (the data folder, its mode and image or patch size from the manifest; noise at
-    ``levels``, one level or a blind [low, high] range; train and validation counts; the data
+    ``corruption.levels``, one level or a blind [low, high] range, and whether the model is told
+    it; train and validation counts; the data
     manifest's SHA-256), how (``train``'s knobs, seed, epochs run,
     best validation loss: ``fitted``, a ``training.Fitted``) and with which package versions."""
+    levels = corruption.levels
     level = {"range": levels} if isinstance(levels, list) else {"level": levels}
     data = json.loads(Path(manifest).read_text())
     return {
@@ -50,6 +52,8 @@ def model_card(
         "input_shape": list(fitted.image_shape) if model_params.fixed_size else "any",
         "size_multiple": model_params.size_multiple,
         "noise": {"type": noise.type, "clip": noise.clip, **level},
+        # Whether it takes the noise level as an extra input channel (denoising/noise_map.py).
+        "level_input": corruption.level_input,
         "train": dataclasses.asdict(train),
         "seed": seed,
         "train_images": fitted.counts[0],

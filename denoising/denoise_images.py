@@ -6,7 +6,9 @@
 MODEL is a model.keras file (or the folder holding it) with the card.json that the train stage
 writes beside it, or one of the classical methods bm3d, nlm or tv, told the noise level with
 --sigma (the standard deviation on a [0, 1] scale: 0.1 is 25.5 on the 0-255 scale); those need
-the pipeline's extras (pip install '.[pipeline]') and denoise each frame whole. INPUT is any
+the pipeline's extras (pip install '.[pipeline]') and denoise each frame whole. A blind model
+that takes the noise level (its card says level_input) is told --sigma too; without it, the
+level is estimated from each image (Gaussian noise), and the estimate is printed. INPUT is any
 mix of image files and folders (read recursively).
 
 Where results go: each is an image of the input's size and bit depth, at OUTDIR/<its path
@@ -45,6 +47,7 @@ from denoising.full_images import (
 )
 from denoising.images import READ_ERRORS
 from denoising.listing import irregular_reason, list_files, skip_reason
+from denoising.noise_map import conditioned, with_level
 from denoising.tiles import Tiling, predict_bands, receptive_radius
 
 
@@ -92,7 +95,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sigma",
         type=float,
-        help="the noise level (standard deviation, 0 to 1) for bm3d, nlm and tv",
+        help="the noise level (standard deviation, 0 to 1) for bm3d, nlm, tv and models that "
+        "take one; such a model, without it, is told each image's estimated level",
     )
     parser.add_argument(
         "--tta",
@@ -173,6 +177,9 @@ def check_card(card_path: Path) -> dict:
         elif not check(card[key]):
             value = card[key]
             problems.append(f"{card_path}: {key}: {value!r} is not allowed; it must be {allowed}")
+    if not isinstance(card.get("level_input", False), bool):
+        value = card["level_input"]
+        problems.append(f"{card_path}: level_input: {value!r} is not allowed; it must be a bool")
     if problems:
         raise UserError("\n".join(problems))
     return card
@@ -195,8 +202,10 @@ def load_model(path: Path, card: dict):
         ) from None
     card_path = path.with_name("card.json")
     shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else None
-    if shape is None or len(shape) != 3 or shape[2] != 1:
-        raise UserError(f"{path}: takes inputs {shape}; this command needs one grey channel")
+    channels = 1 + card.get("level_input", False)  # Grey, and the noise level if it takes one.
+    if shape is None or len(shape) != 3 or shape[2] != channels:
+        wanted = "one grey channel" + " and the noise level" * (channels - 1)
+        raise UserError(f"{path}: takes inputs {shape}; its card says it takes {wanted}")
     fixed = card["input_shape"] != "any"
     if fixed and shape != tuple(card["input_shape"]):
         raise UserError(
@@ -212,7 +221,7 @@ def load_model(path: Path, card: dict):
     side = 3 * card["size_multiple"]
     probe = np.zeros((1, *(shape[:2] if fixed else (side, side)), 1), dtype=np.float32)
     try:
-        output = np.asarray(model.predict_on_batch(probe))
+        output = np.asarray(model.predict_on_batch(with_level(probe, 0.1)[..., :channels]))
     except Exception:  # TensorFlow raises its own types for shapes that do not fit.
         output = None
     if output is None or output.shape != probe.shape:
@@ -374,6 +383,43 @@ def check_size(path: Path, size: tuple[int, int], card: dict, resize: bool) -> N
     )
 
 
+def check_sigma(card: dict, sigma: float | None) -> None:
+    """--sigma goes with a model only if it takes a noise level; a level it can estimate
+    (Gaussian noise) may be left out."""
+    if card.get("level_input", False):
+        noise = card.get("noise", {}).get("type", "gaussian")
+        if sigma is None and noise != "gaussian":
+            raise UserError(
+                f"--sigma: model '{card['model']}' was trained on {noise} noise, whose level "
+                "cannot be estimated from an image; give its level with --sigma"
+            )
+    elif sigma is not None:
+        raise UserError(
+            f"--sigma: model '{card['model']}' takes no noise level (it was trained for its "
+            "own); --sigma is for bm3d, nlm, tv and blind models with level_input"
+        )
+
+
+def image_level(path: Path, image: FullImage, sigma: float | None) -> float:
+    """The noise level a model is told for ``image``: --sigma, or scikit-image's estimate of
+    the Gaussian sigma over every frame and channel, printed."""
+    if sigma is not None:
+        return sigma
+    try:
+        from skimage.restoration import estimate_sigma
+    except ImportError:
+        raise UserError(
+            "--sigma: give the noise level; estimating it needs the pipeline's extras "
+            "(pip install '.[pipeline]')"
+        ) from None
+
+    frames, height = image.shape[:2]
+    pixels = np.concatenate([image.rows(frame, 0, height) for frame in range(frames)])
+    level = float(estimate_sigma(pixels, channel_axis=-1, average_sigmas=True))
+    tqdm.write(f"{path}: estimated noise level {level:.4f} ({level * 255:.1f} of 255)", sys.stderr)
+    return level
+
+
 def classical(method: str, sigma: float | None):
     """The denoise function for a classical method: each frame and channel denoised whole."""
     if sigma is None:
@@ -406,11 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     method = str(args.model) if str(args.model) in CLASSICAL and not args.model.exists() else None
     if method is None:
         model_path, card = read_card(args.model)
-        if args.sigma is not None:
-            raise UserError(
-                f"--sigma: model '{card['model']}' takes no noise level (it was trained for its "
-                "own); --sigma is for bm3d, nlm and tv"
-            )
+        check_sigma(card, args.sigma)
     else:
         run_classical = classical(method, args.sigma)
         card = {"model": method, "input_shape": "any", "size_multiple": 1}
@@ -424,6 +466,12 @@ def main(argv: list[str] | None = None) -> None:
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(batch))
 
+    def predict_at(level: float | None):
+        """The model as it denoises an image: told ``level`` if it takes one; self-ensembled
+        with --tta."""
+        told = predict if level is None else conditioned(predict, level)
+        return self_ensemble(told) if args.tta else told
+
     if args.tta and method is not None:
         raise UserError(f"--tta: {method} has no orientation to average away; leave --tta out")
     if args.tta:
@@ -433,11 +481,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"--tta: model '{card['model']}' takes only {shape[1]}x{shape[0]} "
                 "images, which turn into another shape when rotated; leave --tta out"
             )
-        predict = self_ensemble(predict)
-
+    told = card.get("level_input", False)
     tiling = None
     if method is None and card["input_shape"] == "any":
-        tiling = plan_tiling(predict, card, args)
+        # How far a pixel's influence reaches is the network's; any level shows it.
+        tiling = plan_tiling(predict_at(0.1 if told else None), card, args)
     started, pixels, done = time.perf_counter(), 0, 0
     for (path, _), target in tqdm(
         list(zip(found, targets, strict=True)), desc="denoising", unit="image", disable=None
@@ -458,7 +506,8 @@ def main(argv: list[str] | None = None) -> None:
             tqdm.write(warning, file=sys.stderr)
         dtype = result_dtype(image, chosen)
         if method is None:
-            result = denoise(image, predict, card, tiling, dtype)
+            level = image_level(path, image, args.sigma) if told else None
+            result = denoise(image, predict_at(level), card, tiling, dtype)
         else:
             result = run_classical(image, dtype)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,12 +20,22 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 SHARED_ID = re.compile(rb'"shared_object_id": (\d+)')
 
 
-def build_dense(image_shape: tuple[int, int, int], params: DenseParams) -> keras.Model:
+def _inputs(image_shape: tuple[int, int, int], level_input: bool, fixed: bool = False):
+    """The model's input (of any height and width unless ``fixed``) and the image in it: with
+    ``level_input``, the input has one channel more, the noise level (``noise_map``)."""
+    height, width, channels = image_shape if fixed else (None, None, image_shape[-1])
+    inputs = keras.Input(shape=(height, width, channels + level_input), name="noisy")
+    return inputs, (inputs[..., :channels] if level_input else inputs)
+
+
+def build_dense(
+    image_shape: tuple[int, int, int], params: DenseParams, level_input: bool = False
+) -> keras.Model:
     """The original design, generalised: flatten, Dense(relu) per width in ``params.hidden``,
     Dense(sigmoid) back to every pixel. Only takes images of its training size."""
-    inputs = keras.Input(shape=image_shape, name="noisy")
+    inputs, _ = _inputs(image_shape, level_input, fixed=True)
     x = layers.Flatten()(inputs)
-    pixels = x.shape[-1]
+    pixels = image_shape[0] * image_shape[1] * image_shape[2]
     for index, width in enumerate(params.hidden):
         name = "encoder" if index == 0 else f"hidden_{index}"
         x = layers.Dense(width, activation="relu", name=name)(x)
@@ -34,10 +44,12 @@ def build_dense(image_shape: tuple[int, int, int], params: DenseParams) -> keras
     return keras.Model(inputs, outputs, name="dense")
 
 
-def build_conv(image_shape: tuple[int, int, int], params: ConvParams) -> keras.Model:
+def build_conv(
+    image_shape: tuple[int, int, int], params: ConvParams, level_input: bool = False
+) -> keras.Model:
     """The keras.io denoising autoencoder: Conv2D + max-pooling per entry of ``params.filters``,
     then as many stride-2 transposed convolutions, and a sigmoid Conv2D to one image."""
-    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    inputs, _ = _inputs(image_shape, level_input)
     x = inputs
     for filters in params.filters:
         x = layers.Conv2D(filters, 3, activation="relu", padding="same")(x)
@@ -48,10 +60,12 @@ def build_conv(image_shape: tuple[int, int, int], params: ConvParams) -> keras.M
     return keras.Model(inputs, outputs, name="conv")
 
 
-def build_dncnn(image_shape: tuple[int, int, int], params: DncnnParams) -> keras.Model:
+def build_dncnn(
+    image_shape: tuple[int, int, int], params: DncnnParams, level_input: bool = False
+) -> keras.Model:
     """DnCNN (Zhang et al. 2017): the network predicts the noise, and the output is
     clean = noisy - noise, clipped to [0, 1] by a ReLU capped at 1."""
-    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    inputs, image = _inputs(image_shape, level_input)
     x = layers.Conv2D(params.filters, 3, padding="same", activation="relu")(inputs)
     for _ in range(params.depth - 2):
         x = layers.Conv2D(params.filters, 3, padding="same", use_bias=not params.batch_norm)(x)
@@ -59,7 +73,7 @@ def build_dncnn(image_shape: tuple[int, int, int], params: DncnnParams) -> keras
             x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
     noise = layers.Conv2D(image_shape[-1], 3, padding="same", name="predicted_noise")(x)
-    residual = layers.Subtract()([inputs, noise])
+    residual = layers.Subtract()([image, noise])
     outputs = layers.ReLU(max_value=1.0, name="clip")(residual)
     return keras.Model(inputs, outputs, name="dncnn")
 
@@ -79,11 +93,13 @@ def _blur_pool(x):
     return layers.AveragePooling2D(1, strides=2)(x)
 
 
-def build_unet(image_shape: tuple[int, int, int], params: UnetParams) -> keras.Model:
+def build_unet(
+    image_shape: tuple[int, int, int], params: UnetParams, level_input: bool = False
+) -> keras.Model:
     """A small U-Net: ``params.depth`` poolings (max, or N2V2's blur-pool), filters doubling from
     ``params.base_filters``, skip connections concatenated on the way up (N2V2 drops the top
     one: it lets a blind-spot network leave checkerboard artefacts), sigmoid output."""
-    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    inputs, image = _inputs(image_shape, level_input)
     x, skips = inputs, []
     for level in range(params.depth):
         x = _conv_block(x, params.base_filters * 2**level)
@@ -95,17 +111,18 @@ def build_unet(image_shape: tuple[int, int, int], params: UnetParams) -> keras.M
         if level > 0 or params.top_skip:
             x = layers.Concatenate()([x, skips[level]])
         x = _conv_block(x, params.base_filters * 2**level)
-    return keras.Model(inputs, _output(inputs, x, params.residual, 1), name="unet")
+    return keras.Model(inputs, _output(image, x, params.residual, 1), name="unet")
 
 
-def _output(inputs, features, residual: bool, kernel: int):
-    """The last layer: with ``residual``, the noise is predicted and subtracted from the input,
-    clipped to [0, 1] (residual learning, as DnCNN); otherwise a sigmoid gives the image."""
-    channels = inputs.shape[-1]
+def _output(image, features, residual: bool, kernel: int):
+    """The last layer: with ``residual``, the noise is predicted and subtracted from the input
+    image, clipped to [0, 1] (residual learning, as DnCNN); otherwise a sigmoid gives the
+    image."""
+    channels = image.shape[-1]
     if not residual:
         return layers.Conv2D(channels, kernel, padding="same", activation="sigmoid")(features)
     noise = layers.Conv2D(channels, kernel, padding="same", name="predicted_noise")(features)
-    return layers.ReLU(max_value=1.0, name="clip")(layers.Subtract()([inputs, noise]))
+    return layers.ReLU(max_value=1.0, name="clip")(layers.Subtract()([image, noise]))
 
 
 def _residual_block(x, width: int):
@@ -115,12 +132,14 @@ def _residual_block(x, width: int):
     return layers.Add()([x, y])
 
 
-def build_drunet(image_shape: tuple[int, int, int], params: DrunetParams) -> keras.Model:
+def build_drunet(
+    image_shape: tuple[int, int, int], params: DrunetParams, level_input: bool = False
+) -> keras.Model:
     """A DRUNet-shaped residual U-Net (Zhang et al. 2021): ``params.blocks`` residual blocks at
     every scale, 2x2 strided convolutions down and transposed convolutions up between the
     ``params.widths``, additive skips, no batch norm. Widths that grow downwards put most of the
     work at the lower scales, which is what makes it affordable on a CPU."""
-    inputs = keras.Input(shape=(None, None, image_shape[-1]), name="noisy")
+    inputs, image = _inputs(image_shape, level_input)
     widths = params.widths
     x = layers.Conv2D(widths[0], 3, padding="same")(inputs)
     skips = []
@@ -136,7 +155,7 @@ def build_drunet(image_shape: tuple[int, int, int], params: DrunetParams) -> ker
         x = layers.Add()([x, skips[scale]])
         for _ in range(params.blocks):
             x = _residual_block(x, widths[scale])
-    return keras.Model(inputs, _output(inputs, x, params.residual, 3), name="drunet")
+    return keras.Model(inputs, _output(image, x, params.residual, 3), name="drunet")
 
 
 BUILDERS = {
@@ -155,10 +174,12 @@ def build_model(
     learning_rate: float,
     loss,
     jit_compile: bool = False,
+    level_input: bool = False,
 ) -> keras.Model:
     """Build model ``name`` from its params section and compile it with Adam and ``loss`` (a
-    name, or a Keras loss function)."""
-    model = BUILDERS[name](image_shape, params)
+    name, or a Keras loss function). With ``level_input``, it takes the noise level as an
+    extra input channel (``noise_map``)."""
+    model = BUILDERS[name](image_shape, params, level_input)
     if keras.mixed_precision.global_policy().name.startswith("mixed_"):
         # Under mixed precision, the loss must see float32 outputs to stay stable.
         outputs = layers.Activation("linear", dtype="float32", name="float32")(model.output)

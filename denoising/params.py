@@ -215,6 +215,7 @@ class TrainParams:
         "[low, high]: two numbers in [0, 1], low < high",
     )
     blind_epochs: int = _rule(_positive_int, "an integer >= 1")
+    level_input: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     fresh_noise: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     augment: bool = _rule(lambda v: isinstance(v, bool), "true or false")
     schedule: str = _rule(lambda v: v in SCHEDULES, " or ".join(SCHEDULES))

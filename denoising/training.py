@@ -6,6 +6,7 @@ Everything random here is seeded: the split by the seed, each batch's noise by (
 batch), so the same params on the same machine give the same weights.
 """
 
+import dataclasses
 import logging
 import math
 import time
@@ -40,13 +41,14 @@ class Corruption:
     level, or a [low, high] range for a blind model: a level per image), clipped to [0, 1] if
     ``clip``, with ``target`` "clean" or "noisy" (Noise2Noise); or from the noisy images alone
     (``params.SELF_SUPERVISED``), the blind-spot targets masking ``mask_fraction`` of the
-    pixels."""
+    pixels. With ``level_input``, each input carries its level as an extra channel."""
 
     type: str
     levels: float | list
     clip: bool
     target: str
     mask_fraction: float = 0.0
+    level_input: bool = False
 
 
 @dataclass
@@ -76,6 +78,28 @@ def learning_targets(noise_type: str, target: str) -> tuple[str | None, str]:
     if noise_type == REAL:
         return SECOND, "clean"
     return "train", target
+
+
+def training_plan(noise, params, level) -> tuple:
+    """How a model at ``level`` (None: blind, one model for every level) learns: its train
+    params, the ``Corruption`` of its pairs, and the array it learns towards (as
+    ``learning_targets``)."""
+    blind = level is None
+    if blind:  # One model for every level has the harder task, and gets its own epoch count.
+        params = dataclasses.replace(params, epochs=params.blind_epochs)
+    # Self-supervised targets learn from the noisy copies alone: the clean images stay closed.
+    # Real pairs learn towards the second acquisitions, as others learn towards clean images.
+    targets, made_with = learning_targets(noise.type, params.target)
+    if made_with != params.target:  # Real pairs: the noise is what the files hold.
+        params = dataclasses.replace(params, fresh_noise=False)
+    # A blind model sees a level per image drawn from train.noise_range, afresh every epoch,
+    # and may be told it, as an extra input channel.
+    levels = params.noise_range if blind else level
+    told = blind and params.level_input and made_with not in SELF_SUPERVISED
+    corruption = Corruption(
+        noise.type, levels, noise.clip, made_with, params.mask_fraction, level_input=told
+    )
+    return params, corruption, targets
 
 
 def open_arrays(
@@ -269,7 +293,13 @@ def fit(
         loss = masked_loss(params.loss)
     with distribution_strategy(params.distribute).scope():
         model = build_model(
-            name, model_params, image_shape, learning_rate, loss, params.jit_compile
+            name,
+            model_params,
+            image_shape,
+            learning_rate,
+            loss,
+            params.jit_compile,
+            corruption.level_input,
         )
         if params.init:
             load_initial_weights(model, name, Path(params.init))

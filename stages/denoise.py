@@ -7,9 +7,10 @@ from pathlib import Path
 
 from denoising.ensemble import self_ensemble
 from denoising.errors import UserError, run_stage
-from denoising.files import atomic_dir, save_json
+from denoising.files import atomic_dir, load_json, save_json
 from denoising.layout import MISSING_SCORES, SPLITS, level_name, parse_level, reference_file
 from denoising.metrics import SplitScores
+from denoising.noise_map import with_level
 from denoising.params import REAL, DenoiseParams, load_section
 from denoising.rows import RowFile, RowWriter, read_rows
 
@@ -35,9 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     model = keras.saving.load_model(args.model, safe_mode=True)
+    told = load_json(args.model.with_name("card.json")).get("level_input", False)
+
+    def inputs(noisy):  # A model trained for many levels may be told this one.
+        return with_level(noisy, args.level) if told else noisy
 
     def predict(batch):
-        return model.predict(batch, batch_size=params.batch_size, verbose=0)
+        return model.predict(inputs(batch), batch_size=params.batch_size, verbose=0)
 
     if params.tta:  # The self-ensemble: the 8 flips and rotations of each image, averaged.
         height, width = RowFile(args.noisy_dir / "test.npy").shape[1:3]
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
                     test_images += len(noisy)
                     if clean is not None:  # The model's own loss, without denoise.tta.
                         batch = params.batch_size
-                        loss = model.evaluate(noisy, clean, batch_size=batch, verbose=0)
+                        loss = model.evaluate(inputs(noisy), clean, batch_size=batch, verbose=0)
                         loss_sum += float(loss) * len(clean)
             writer.close()
 

@@ -1,7 +1,6 @@
 """Stage train: fit one denoising model at one noise level, or blind over a range of levels."""
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from denoising.cards import model_card
@@ -17,13 +16,7 @@ from denoising.params import (
     training_for,
 )
 from denoising.resume import Backup, fingerprint
-from denoising.training import (
-    Corruption,
-    check_init,
-    check_shapes,
-    learning_targets,
-    open_arrays,
-)
+from denoising.training import check_init, check_shapes, open_arrays, training_plan
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,28 +44,16 @@ def main(argv: list[str] | None = None) -> None:
     model_params = load_section(args.params, f"models.{args.model}", MODEL_PARAMS[args.model])
     params = training_for(load_section(args.params, "train", TrainParams), model_params)
     noise, seed = load_section(args.params, "noise", NoiseParams), load_seed(args.params)
-    blind = args.level is None
-    if blind:  # One model for every level has the harder task, and gets its own epoch count.
-        params = dataclasses.replace(params, epochs=params.blind_epochs)
-    # A blind model sees a level per image drawn from train.noise_range, afresh every epoch.
-    levels = params.noise_range if blind else args.level
-    # Self-supervised targets learn from the noisy copies alone: the clean images stay closed.
-    # Real pairs learn towards the second acquisitions, as others learn towards clean images.
-    targets, made_with = learning_targets(noise.type, params.target)
-    if made_with != params.target:  # Real pairs: the noise is what the files hold.
-        params = dataclasses.replace(params, fresh_noise=False)
-    corruption = Corruption(noise.type, levels, noise.clip, made_with, params.mask_fraction)
-    noisy_dir = None if blind else args.noisy_dir
+    params, corruption, targets = training_plan(noise, params, args.level)
+    noisy_dir = None if args.level is None else args.noisy_dir
     arrays = open_arrays(args.clean_dir, noisy_dir, params.stream, targets)
     shape = arrays.images.shape[1:3]
     check_shapes(args.model, model_params, shape, arrays.test_shape, params.target)
     check_init(params.init)
+    manifest = args.clean_dir / "manifest.json"
+    initial = [Path(params.init) / "model.keras"] if params.init else []
     settings = [vars(args), model_params, params, noise, seed]
-    files = [
-        args.clean_dir / "manifest.json",
-        *([Path(params.init) / "model.keras"] * bool(params.init)),
-    ]
-    backup = Backup(args.backup_dir, fingerprint(settings, files))
+    backup = Backup(args.backup_dir, fingerprint(settings, [manifest, *initial]))
 
     # TensorFlow starts only now, so that a params or shape error shows at once.
     from denoising.quiet import load_tensorflow
@@ -81,8 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     from denoising.training import fit, save_trained
 
     fitted = fit(args.model, model_params, params, arrays, corruption, seed, args.live_dir, backup)
-    manifest = args.clean_dir / "manifest.json"
-    card = model_card(args.model, model_params, params, noise, levels, seed, fitted, manifest)
+    card = model_card(args.model, model_params, params, noise, corruption, seed, fitted, manifest)
     save_trained(args.model_dir, fitted.model, card)
     backup.remove()
 

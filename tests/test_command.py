@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from denoising.denoise_images import main
+from denoising.errors import UserError
 from denoising.tiles import Tiling, pad_to_multiple, predict_bands, predict_tiled, receptive_radius
 from tests.helpers import gradient, pipeline_env
 
@@ -238,3 +239,46 @@ def test_an_image_far_from_the_training_size_gets_one_warning(tmp_path, models, 
         "(data/sample); this image is 200x150: expect poor results; train on images like it, "
         "with data.mode: patches"
     ]
+
+
+def level_echo(tmp_path, noise_type="gaussian"):
+    """A model that takes a level channel and outputs it: its results show what it was told."""
+    inputs = keras.Input(shape=(None, None, 2))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs[..., 1:]), name="echo")
+    from tests.helpers import save_with_card
+
+    folder = save_with_card(model, tmp_path / "echo", "any", 1)
+    card = json.loads((folder / "card.json").read_text())
+    card.update(level_input=True, noise={"type": noise_type, "clip": True, "range": [0, 0.5]})
+    (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+def test_a_model_with_a_level_input_is_told_sigma(tmp_path):
+    Image.fromarray(gradient()).save(tmp_path / "in.png")
+    echo, image = str(level_echo(tmp_path)), str(tmp_path / "in.png")
+    main([echo, image, "--sigma", "0.2", "--tta", "-o", str(tmp_path / "told")])
+    told = np.asarray(Image.open(tmp_path / "told/in.png"))
+    assert (told == round(0.2 * 255)).all()
+
+
+def test_a_model_with_a_level_input_is_told_each_images_estimated_level(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    flat = np.full((64, 64), 0.5) + 0.1 * rng.standard_normal((64, 64))
+    Image.fromarray(np.round(np.clip(flat, 0, 1) * 255).astype(np.uint8)).save(tmp_path / "n.png")
+    main([str(level_echo(tmp_path)), str(tmp_path / "n.png"), "-o", str(tmp_path / "out")])
+    assert "n.png: estimated noise level 0.09" in errors(capsys)
+    told = np.asarray(Image.open(tmp_path / "out/n.png")) / 255
+    assert abs(told.mean() - 0.1) < 0.01 and len(np.unique(told)) == 1
+
+
+def test_sigma_goes_with_models_that_take_a_level_only(tmp_path, models):
+    Image.fromarray(gradient()).save(tmp_path / "in.png")
+    image, out = str(tmp_path / "in.png"), str(tmp_path / "out")
+    with pytest.raises(UserError, match="--sigma: model 'conv' takes no noise level"):
+        main([str(models["conv"]), image, "--sigma", "0.1", "-o", out])
+    echo = level_echo(tmp_path, noise_type="salt_and_pepper")
+    with pytest.raises(UserError) as error:
+        main([str(echo), image, "-o", out])
+    assert "trained on salt_and_pepper noise, whose level cannot be estimated" in str(error.value)
+    assert "\n" not in str(error.value)

@@ -104,6 +104,7 @@ def test_model_section_overrides_training_knobs():
         blind_models=[],
         noise_range=[0.2, 0.9],
         blind_epochs=20,
+        level_input=True,
         fresh_noise=False,
         augment=False,
         schedule="constant",
@@ -116,6 +117,7 @@ def test_model_section_overrides_training_knobs():
         loss="binary_crossentropy",
         validation_split=0.1,
         patience=0,
+        init="",
         mixed_precision=False,
         jit_compile=False,
         distribute="auto",
@@ -149,3 +151,43 @@ def test_train_refuses_shapes_the_model_cannot_take_in_one_line():
     with pytest.raises(UserError, match=r"'dense' takes only its training size, 64x64.*128x128"):
         check_shapes("dense", dense, (64, 64), (128, 128))
     check_shapes("dense", dense, (28, 28), (28, 28))
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_a_model_with_a_level_input_takes_one_channel_more_and_uses_it(name):
+    """The noise level is one channel after the image's; the output is the image's channels,
+    and it changes with the level the model is told."""
+    from denoising.noise_map import with_level
+
+    model = build_model(name, TINY[name], (16, 16, 1), 0.001, "mse", level_input=True)
+    assert model.input_shape[-1] == 2 and model.output_shape[-1] == 1
+    noisy = np.random.default_rng(2).uniform(size=(2, 16, 16, 1)).astype(np.float32)
+    low, high = (model.predict(with_level(noisy, level), verbose=0) for level in (0.05, 0.5))
+    assert low.shape == noisy.shape
+    assert not np.allclose(low, high)
+
+
+@pytest.mark.parametrize("name", ["dncnn", "unet", "drunet"])
+def test_residual_output_subtracts_from_the_image_not_the_level(name):
+    from denoising.noise_map import with_level
+
+    params = {"unet": UnetParams(depth=2, base_filters=4, residual=True)}.get(name, TINY[name])
+    model = build_model(name, params, (16, 16, 1), 0.001, "mse", level_input=True)
+    noise_layer = model.get_layer("predicted_noise")
+    noise_layer.set_weights([np.zeros_like(w) for w in noise_layer.get_weights()])
+    noisy = np.random.default_rng(3).uniform(-0.2, 1.2, size=(2, 16, 16, 1)).astype(np.float32)
+    output = model.predict(with_level(noisy, 0.3), verbose=0)
+    np.testing.assert_allclose(output, np.clip(noisy, 0, 1), atol=1e-6)
+
+
+def test_with_level_appends_each_images_level_as_a_constant_channel():
+    from denoising.noise_map import conditioned, with_level
+
+    images = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4, 1)
+    levels = np.array([0.1, 0.4], dtype=np.float32).reshape(2, 1, 1, 1)
+    joined = with_level(images, levels)
+    assert joined.shape == (2, 3, 4, 2) and joined.dtype == np.float32
+    np.testing.assert_array_equal(joined[..., :1], images)
+    assert (joined[0, ..., 1] == np.float32(0.1)).all() and (joined[1, ..., 1] == 0.4).all()
+    seen = conditioned(lambda batch: batch[..., 1:], 0.25)(images)
+    assert seen.shape == images.shape and (seen == 0.25).all()

@@ -113,6 +113,26 @@ def test_blind_noise2noise_model_with_fresh_unclipped_noise(monkeypatch, data):
     # small: at least the variance of the lowest level in the range.
     assert card["best_val_loss"] > 0.2**2
     assert metrics["noise_level"] == 0.5
+    assert card["level_input"]  # Told each image's level, at training and at denoising.
+
+
+@pytest.mark.parametrize("level_input", [True, False])
+def test_blind_models_are_told_the_level_when_level_input(monkeypatch, data, level_input):
+    train = {"noise_range": [0.1, 0.9], "level_input": level_input}
+    name = f"blind-level-{level_input}"
+    metrics, card = pipeline(monkeypatch, data, name, {}, train, blind=True, model="unet")
+    assert card["level_input"] is level_input
+    assert card["noise"]["range"] == [0.1, 0.9]
+    assert metrics["psnr_denoised"] > metrics["psnr_noisy"] - 10
+    import keras
+
+    model = keras.saving.load_model(data / name / "model/model.keras")
+    assert model.input_shape[-1] == 1 + level_input
+
+
+def test_models_for_one_level_take_no_level_channel(monkeypatch, data):
+    _, card = pipeline(monkeypatch, data, "one-level", {}, {"level_input": True}, model="unet")
+    assert card["level_input"] is False
 
 
 def test_photo_recipe_switches_run_through_the_stages_reproducibly(monkeypatch, data):

@@ -1,0 +1,142 @@
+"""python -m denoising.best: the experiments ranked by test PSNR, with the params each changed;
+``--apply`` puts the best one's params and results in the workspace (`dvc exp apply`).
+
+    python -m denoising.best [--level 0.5] [--method unet] [--apply]
+
+Scores come from ``metrics/summary.json`` (the test set it names), as `dvc exp show` lists them.
+An experiment's score is the PSNR of ``--method`` at ``--level``; without ``--method``, of its
+best method there (the noisy input aside); without ``--level``, averaged over its levels.
+Experiments without that score (failed, queued, other levels) are listed last, unranked.
+"""
+
+import argparse
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from denoising.errors import UserError, run_stage
+
+PSNR = "psnr."
+# The columns of `dvc exp show` that describe a row rather than its params or metrics.
+INFO = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
+
+
+@dataclass
+class Ranked:
+    """One row of `dvc exp show`: its name and type (workspace, baseline, an experiment), score
+    (None: unranked), the method scored, and the params it changed from the baseline."""
+
+    name: str
+    typ: str
+    score: float | None
+    method: str
+    changed: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        kind = f" ({self.typ})" if self.typ in ("workspace", "baseline") else ""
+        return f"{self.name}{kind}"
+
+
+def psnr_columns(row: dict) -> dict[str, dict[str, float]]:
+    """The summary's PSNR values of a `dvc exp show` row, as {level: {method: dB}}. Column names
+    look like ``psnr.0.5.unet``, prefixed with the file (``metrics/summary.json:``) only when
+    another file has the same key."""
+    found: dict[str, dict[str, float]] = {}
+    for column, value in row.items():
+        name = column.rsplit(":", 1)[-1]
+        if not name.startswith(PSNR) or not isinstance(value, (int, float)):
+            continue
+        level, _, method = name[len(PSNR) :].rpartition(".")
+        found.setdefault(level, {})[method] = float(value)
+    return found
+
+
+def score(row: dict, level: str | None, method: str | None) -> tuple[float | None, str]:
+    """The row's score and the method it is of (see the module's docstring)."""
+    by_level = psnr_columns(row)
+    levels = [level] if level is not None else sorted(by_level)
+    values, methods = [], set()
+    for at in levels:
+        scores = {m: v for m, v in by_level.get(at, {}).items() if m != "noisy"}
+        chosen = method if method is not None else max(scores, key=scores.get, default=None)
+        if chosen not in scores:
+            return None, method or "-"
+        values.append(scores[chosen])
+        methods.add(chosen)
+    if not values:
+        return None, method or "-"
+    return sum(values) / len(values), "/".join(sorted(methods))
+
+
+def param_columns(rows: list[dict], sections: set[str]) -> list[str]:
+    """The columns that are params: their first key (after any ``file:`` prefix) is a section
+    of params.yaml."""
+    names = {column for row in rows for column in row} - INFO
+    return sorted(c for c in names if c.rsplit(":", 1)[-1].split(".")[0] in sections)
+
+
+def rank(rows: list[dict], sections: set[str], level=None, method=None) -> list[Ranked]:
+    """The experiments of `dvc exp show`'s ``rows`` (the baseline's first), best first, each
+    with the params it changed from the baseline."""
+    params = param_columns(rows, sections)
+    baseline = next((row for row in rows if row.get("typ") == "baseline"), rows[0])
+    ranked = []
+    for row in rows:
+        name = row.get("Experiment") or row.get("rev") or "?"
+        value, scored = score(row, level, method)
+        changed = {p: row.get(p) for p in params if row.get(p) != baseline.get(p)}
+        ranked.append(Ranked(name, row.get("typ", ""), value, scored, changed))
+    ranked.sort(key=lambda r: (r.score is None, -(r.score or 0.0)))
+    return ranked
+
+
+def table(ranked: list[Ranked], level: str | None) -> str:
+    where = f"at noise level {level}" if level is not None else "averaged over levels"
+    lines = [f"test PSNR {where}, best first", f"{'rank':>4}  {'PSNR dB':>8}  experiment"]
+    for index, entry in enumerate(ranked, start=1):
+        position = f"{index:>4}" if entry.score is not None else "   -"
+        value = f"{entry.score:8.2f}" if entry.score is not None else f"{'-':>8}"
+        changes = " ".join(f"{k.rsplit(':', 1)[-1]}={v}" for k, v in entry.changed.items())
+        lines.append(f"{position}  {value}  {entry.label} [{entry.method}] {changes}".rstrip())
+    return "\n".join(lines)
+
+
+def params_sections() -> set[str]:
+    import yaml
+
+    try:
+        with open("params.yaml") as file:
+            return set(yaml.safe_load(file))
+    except OSError as error:
+        message = f"params.yaml: cannot read it ({error}); run this in the project's folder"
+        raise UserError(message) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m denoising.best", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--level", help="score at this noise level (default: mean of levels)")
+    parser.add_argument("--method", help="score this method (default: each run's best)")
+    parser.add_argument("--apply", action="store_true", help="dvc exp apply the best run")
+    args = parser.parse_args(argv)
+    import dvc.api
+
+    rows = dvc.api.exp_show()
+    ranked = rank(rows, params_sections(), args.level, args.method)
+    print(table(ranked, args.level))
+    if not args.apply:
+        return
+    best = next((r for r in ranked if r.score is not None), None)
+    if best is None:
+        raise UserError("no experiment has a score to rank by; nothing was applied")
+    if best.typ in ("workspace", "baseline"):
+        print(f"{best.label} is the best already; nothing to apply")
+        return
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "apply", best.name], check=True)
+    print(f"applied {best.name}: `dvc params diff` shows its params, `git diff` everything")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -5,7 +5,8 @@
 
 Scores come from ``metrics/summary.json`` (the test set it names), as `dvc exp show` lists them.
 An experiment's score is the PSNR of ``--method`` at ``--level``; without ``--method``, of its
-best method there (the noisy input aside); without ``--level``, averaged over its levels.
+best trained model there (the classical baselines and the noisy input aside: they do not change
+with training params); without ``--level``, averaged over its levels.
 Experiments without that score (failed, queued, other levels) are listed last, unranked.
 """
 
@@ -15,8 +16,11 @@ import sys
 from dataclasses import dataclass, field
 
 from denoising.errors import UserError, run_stage
+from denoising.params import BASELINE_NAMES
 
 PSNR = "psnr."
+# What the summary scores besides the trained models.
+UNTRAINED = {"noisy", *BASELINE_NAMES}
 # The columns of `dvc exp show` that describe a row rather than its params or metrics.
 INFO = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
 
@@ -58,8 +62,12 @@ def score(row: dict, level: str | None, method: str | None) -> tuple[float | Non
     levels = [level] if level is not None else sorted(by_level)
     values, methods = [], set()
     for at in levels:
-        scores = {m: v for m, v in by_level.get(at, {}).items() if m != "noisy"}
-        chosen = method if method is not None else max(scores, key=scores.get, default=None)
+        scores = by_level.get(at, {})
+        if method is None:
+            trained = {m: v for m, v in scores.items() if m not in UNTRAINED}
+            chosen = max(trained, key=trained.get, default=None)
+        else:
+            chosen = method
         if chosen not in scores:
             return None, method or "-"
         values.append(scores[chosen])
@@ -118,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m denoising.best", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--level", help="score at this noise level (default: mean of levels)")
-    parser.add_argument("--method", help="score this method (default: each run's best)")
+    parser.add_argument("--method", help="score this method (default: the best trained model)")
     parser.add_argument("--apply", action="store_true", help="dvc exp apply the best run")
     args = parser.parse_args(argv)
     import dvc.api

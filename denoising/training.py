@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from denoising.errors import UserError
-from denoising.files import atomic_dir, load_array, save_json
+from denoising.files import atomic_dir, atomic_path, load_array, save_json
 from denoising.layout import SECOND
 from denoising.params import REAL, SELF_SUPERVISED
 from denoising.rows import RowFile
@@ -365,6 +365,16 @@ def load_initial_weights(model, name: str, folder: Path) -> None:
         )
     model.set_weights(start.get_weights())
     log.info("starting from the weights of %s", folder)
+
+
+def save_loss_plot(path: Path, history: dict) -> None:
+    """The training and validation loss of every epoch as one CSV (epoch, curve, loss), which
+    ``dvc plots`` draws as one chart with a line per curve (template ``by_curve``)."""
+    lines = ["epoch,curve,loss"]
+    for key, curve in (("loss", "training"), ("val_loss", "validation")):
+        lines += [f"{epoch},{curve},{value!r}" for epoch, value in enumerate(history[key], 1)]
+    with atomic_path(path) as temporary:
+        temporary.write_text("\n".join(lines) + "\n")
 
 
 def save_trained(model_dir: Path, model, card: dict) -> None:

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--space", type=Path, required=True, help="the search space (YAML)")
     parser.add_argument("--level", help="score at this noise level (default: mean of levels)")
-    parser.add_argument("--method", help="score this method (default: each run's best)")
+    parser.add_argument("--method", help="score this method (default: the best trained model)")
     parser.add_argument("--study", default="tune", help="experiment names: <study>-<n>")
     parser.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     args = parser.parse_args(argv)

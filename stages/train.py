@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--backup-dir", type=Path, help="where an interrupted run leaves what resumes it"
     )
+    parser.add_argument("--loss-plot", type=Path, help="the losses per epoch, as a CSV")
     args = parser.parse_args(argv)
     if args.level is not None and args.noisy_dir is None:
         parser.error("--noisy-dir is required with --level")
@@ -59,11 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     from denoising.quiet import load_tensorflow
 
     load_tensorflow()
-    from denoising.training import fit, save_trained
+    from denoising.training import fit, save_loss_plot, save_trained
 
     fitted = fit(args.model, model_params, params, arrays, corruption, seed, args.live_dir, backup)
     card = model_card(args.model, model_params, params, noise, corruption, seed, fitted, manifest)
     save_trained(args.model_dir, fitted.model, card)
+    if args.loss_plot is not None:
+        save_loss_plot(args.loss_plot, fitted.history)
     backup.remove()
 
 

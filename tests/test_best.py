@@ -39,7 +39,7 @@ ROWS = [
     row(
         "branch_commit",
         "wide",
-        {"0.5": {"noisy": 9.0, "conv": 13.0, "median": 14.0}},
+        {"0.5": {"noisy": 9.0, "conv": 13.0, "median": 14.5}},
         **{"train.learning_rate": 0.001, "models.conv.filters": [8, 8], "data/x": "abe"},
     ),
     row("branch_commit", "failed", {}, **{"train.learning_rate": 0.1}),
@@ -49,18 +49,25 @@ ROWS = [
 def test_experiments_rank_by_their_best_methods_psnr_with_what_they_changed():
     ranked = rank(ROWS, SECTIONS, level="0.5")
     assert [r.name for r in ranked] == ["lr-high", "main", "wide", "failed"]
-    assert [r.score for r in ranked] == [18.5, 17.0, 14.0, None]
+    # The trained model's PSNR: the median filter, better in "wide", is no trained model.
+    assert [r.score for r in ranked] == [18.5, 17.0, 13.0, None]
     assert ranked[0].changed == {"train.learning_rate": 0.01}  # Deps' hashes are no params.
-    assert ranked[2].method == "median" and ranked[2].changed == {"models.conv.filters": [8, 8]}
+    assert ranked[2].method == "conv" and ranked[2].changed == {"models.conv.filters": [8, 8]}
+    assert rank(ROWS, SECTIONS, "0.5", "median")[0].name == "wide"
     text = table(ranked, "0.5")
     assert text.splitlines()[2].split()[:3] == ["1", "18.50", "lr-high"]
     assert "train.learning_rate=0.01" in text and text.splitlines()[-1].startswith("   -")
 
 
 def test_a_named_method_and_the_mean_over_levels():
-    two = row("branch_commit", "x", {"0.3": {"conv": 20.0, "bm3d": 21.0}, "0.5": {"conv": 16.0}})
+    two = row(
+        "branch_commit",
+        "x",
+        {"0.3": {"conv": 20.0, "unet": 20.5, "bm3d": 21.0}, "0.5": {"conv": 16.0}},
+    )
     assert score(two, None, "conv") == (18.0, "conv")
-    assert score(two, "0.3", None) == (21.0, "bm3d")
+    assert score(two, "0.3", None) == (20.5, "unet")
+    assert score(two, None, None) == (18.25, "conv/unet")
     assert score(two, "0.8", None) == (None, "-")
     assert score(two, None, "bm3d") == (None, "bm3d")  # No bm3d at 0.5: not comparable.
 
@@ -94,9 +101,17 @@ def test_a_grid_through_the_queue_is_ranked_the_best_applied_and_tuned(tmp_path)
 
     lines = run_module(project, "best", "--level", "0.5").splitlines()[2:]
     runs = [line for line in lines if "(workspace)" not in line and "(baseline)" not in line]
-    assert len(runs) == 4 and all("train.learning_rate=" in line for line in runs)
+    assert len(runs) == 4 and all("[conv]" in line for line in runs)
+    # The grid's four corners: one of them is the baseline's own params, and changes nothing.
+    changed = sorted(line.split("[conv]")[1].strip() for line in runs)
+    assert changed == [
+        "",
+        "models.conv.filters=[8, 8]",
+        "models.conv.filters=[8, 8] train.learning_rate=0.01",
+        "train.learning_rate=0.01",
+    ]
     scores = [float(line.split()[1]) for line in lines]
-    assert scores == sorted(scores, reverse=True)
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
 
     applied = run_module(project, "best", "--level", "0.5", "--apply")
     params = yaml.safe_load((project / "params.yaml").read_text())

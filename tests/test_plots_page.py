@@ -2,6 +2,7 @@
 checked in headless Chromium as a person would see them."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def check(report, n_charts, n_images):
 
 
 def expected_counts(project):
-    charts = 2 + len(list((project / "dvclive").glob("train/*/*/plots/metrics/*/loss.tsv")))
+    # PSNR and SSIM, and one loss chart per model and level (training and validation in it).
+    charts = 2 + len(list((project / "plots/loss").glob("*/*.csv")))
     return charts, len(list((project / "plots/figures").glob("*.png")))
 
 
@@ -136,6 +138,14 @@ def test_plots_show_renders_offline(project):
     dvc(project, "plots", "show")
     report = render(project / "dvc_plots/index.html", SCREENSHOTS / "plots-show.png")
     check(report, *expected_counts(project))
+    # Each loss chart is titled by model and level, and holds both curves.
+    page = (project / "dvc_plots/index.html").read_text()
+    losses = sorted((project / "plots/loss").glob("*/*.csv"))
+    assert losses
+    for path in losses:
+        assert f"{path.parent.name} @ {path.stem}: loss" in page
+    for curve in ("training", "validation"):
+        assert len(re.findall(rf'"curve": ?"{curve}"', page)) >= len(losses) * 2
 
 
 def test_plots_diff_renders_offline(project):

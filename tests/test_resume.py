@@ -50,6 +50,7 @@ def train_command(root, params, out, backup=None):
     command = [sys.executable, "-m", "stages.train", "--params", params, "--model", "conv"]
     command += ["--level", "0.5", "--clean-dir", root / "clean", "--noisy-dir", root / "noisy"]
     command += ["--model-dir", out / "model", "--live-dir", out / "live"]
+    command += ["--loss-plot", out / "loss.csv"]
     command += [] if backup is None else ["--backup-dir", backup]
     return [str(part) for part in command]
 
@@ -102,6 +103,10 @@ def test_a_killed_training_resumes_to_the_same_bytes(arrays, tmp_path, fresh_noi
     assert (resumed / "model/card.json").read_text() == (whole / "model/card.json").read_text()
     losses = (resumed / "live/plots/metrics/eval/loss.tsv").read_text().splitlines()
     assert len(losses) == EPOCHS + 1  # The header, then every epoch, the replayed ones too.
+    # The chart's CSV too: a line per epoch and curve, the same as the uninterrupted run's.
+    chart = (resumed / "loss.csv").read_text()
+    assert chart == (whole / "loss.csv").read_text()
+    assert chart.count(",training,") == chart.count(",validation,") == EPOCHS
     assert not backup.exists()
 
 

@@ -11,6 +11,7 @@ Experiments without that score (failed, queued, other levels) are listed last, u
 """
 
 import argparse
+import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -99,13 +100,21 @@ def rank(rows: list[dict], sections: set[str], level=None, method=None) -> list[
     return ranked
 
 
+def shown(value) -> str:
+    """A param's value as params.yaml would have it: `dvc exp show` may give an integer as a
+    float (64.0) in a column that has empty cells."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value) if isinstance(value, list) else str(value)
+
+
 def table(ranked: list[Ranked], level: str | None) -> str:
     where = f"at noise level {level}" if level is not None else "averaged over levels"
     lines = [f"test PSNR {where}, best first", f"{'rank':>4}  {'PSNR dB':>8}  experiment"]
     for index, entry in enumerate(ranked, start=1):
         position = f"{index:>4}" if entry.score is not None else "   -"
         value = f"{entry.score:8.2f}" if entry.score is not None else f"{'-':>8}"
-        changes = " ".join(f"{k.rsplit(':', 1)[-1]}={v}" for k, v in entry.changed.items())
+        changes = " ".join(f"{k.rsplit(':', 1)[-1]}={shown(v)}" for k, v in entry.changed.items())
         lines.append(f"{position}  {value}  {entry.label} [{entry.method}] {changes}".rstrip())
     return "\n".join(lines)
 

@@ -24,6 +24,8 @@ REAL = "real"
 TARGETS = ("clean", "noisy", "n2v", "n2v2", "ne2ne")
 SELF_SUPERVISED = ("n2v", "n2v2", "ne2ne")
 UNET_POOLS = ("max", "blur")
+# apply.model: best/<level> applies the method that compare measured best at that level.
+BEST = "best"
 # train.mixed_precision: off, float16 compute (true; GPUs), or bfloat16 (CPUs with AVX512-BF16
 # or AMX, and recent GPUs).
 BFLOAT16 = "bfloat16"
@@ -277,8 +279,11 @@ APPLY_COLORS = ("per-channel", "gray")
 @dataclass(frozen=True)
 class ApplyParams:
     model: str = _rule(
-        lambda v: isinstance(v, str) and v.count("/") == 1 and v.split("/")[0] in MODEL_NAMES,
-        f"<model>/<level> or <model>/blind, with a model from {', '.join(MODEL_NAMES)}",
+        lambda v: (
+            isinstance(v, str) and v.count("/") == 1 and v.split("/")[0] in (*MODEL_NAMES, BEST)
+        ),
+        f"<model>/<level> or <model>/blind, with a model from {', '.join(MODEL_NAMES)}; or "
+        f"{BEST}/<level>: the method compare measured best there",
     )
     input_dir: str = _rule(lambda v: isinstance(v, str) and v != "", "a folder path")
     tile: int = _rule(lambda v: _is_int(v) and v >= 8, "an integer >= 8 (pixels)")
@@ -387,14 +392,22 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
     apply = built.get("apply")
     if apply is not None and train is not None and noise is not None:
         model, level = apply.model.split("/")
-        if level == "blind":
+        if model == BEST:
+            trained = level in {str(v) for v in noise.levels}
+            where = "noise.levels"
+        elif level == "blind":
             trained = model in train.blind_models
             where = "train.blind_models"
         else:
             # DVC names the folders models/<model>/<level> with the level as YAML wrote it.
             trained = model in train.models and level in {str(v) for v in noise.levels}
             where = "train.models, with a level from noise.levels"
-        if not trained:
+        if not trained and model == BEST:
+            problems.append(
+                f"{path}: apply.model: {apply.model!r} is not compared; its level must be in "
+                f"{where}"
+            )
+        elif not trained:
             problems.append(
                 f"{path}: apply.model: {apply.model!r} is not trained; it must be "
                 f"<model>/<level> with a model in {where}"

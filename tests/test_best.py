@@ -57,6 +57,9 @@ def test_experiments_rank_by_their_best_methods_psnr_with_what_they_changed():
     text = table(ranked, "0.5")
     assert text.splitlines()[2].split()[:3] == ["1", "18.50", "lr-high"]
     assert "train.learning_rate=0.01" in text and text.splitlines()[-1].startswith("   -")
+    assert "models.conv.filters=[8, 8]" in text
+    floated = rank([ROWS[0], {**ROWS[1], "models.conv.batch_size": 64.0}], SECTIONS, "0.5")
+    assert "models.conv.batch_size=64 " in table(floated, "0.5") + " "
 
 
 def test_a_named_method_and_the_mean_over_levels():

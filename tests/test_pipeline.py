@@ -171,10 +171,10 @@ def test_an_unknown_key_stops_repro_and_exp_run_before_anything_runs(project):
 def test_forced_rerun_gives_identical_bytes(project):
     dvc(project, "repro")
     before = outputs(project)
-    # Per level: noisy 2; per model: denoised 2, model and card 2, metrics 1; baselines: subset,
-    # 2 methods and their metrics 4; compare 1; figure 1. Plus preprocess 3 and the summary's
-    # plot data and metrics file.
-    assert len(before) == 3 + len(LEVELS) * (2 + len(MODELS) * 5 + 4 + 1 + 1) + 2
+    # Per level: noisy 2; per model: denoised 2, model and card 2, metrics 1, loss chart 1;
+    # baselines: subset, 2 methods and their metrics 4; compare 1; figure 1. Plus preprocess 3
+    # and the summary's plot data and metrics file.
+    assert len(before) == 3 + len(LEVELS) * (2 + len(MODELS) * 6 + 4 + 1 + 1) + 2
     dvc(project, "repro", "--force")
     assert outputs(project) == before
 

@@ -24,9 +24,21 @@ FINGERPRINT = "fingerprint.txt"
 LOGS = "epochs.jsonl"
 # Written by keras.callbacks.BackupAndRestore.
 METADATA = "training_metadata.json"
+WEIGHTS = "latest.weights.h5"
 
 
-def fingerprint(settings: dict, files: list[Path]) -> str:
+def readable(weights: Path) -> bool:
+    """Whether the backup's weights file opens: a kill while it was written leaves it torn."""
+    import h5py
+
+    try:
+        with h5py.File(weights, "r"):
+            return True
+    except OSError:
+        return False
+
+
+def fingerprint(settings, files: list[Path]) -> str:
     """A SHA-256 over ``settings`` (JSON-able) and the bytes of those ``files`` that exist."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for path in files:
@@ -48,10 +60,16 @@ class Backup:
             log.info("%s: params or data changed since it was written; starting afresh", folder)
             self.remove()
             return
-        self.start_epoch = json.loads((self.folder / METADATA).read_text())["epoch"]
-        lines = (self.folder / LOGS).read_text().splitlines()
+        epoch = json.loads((self.folder / METADATA).read_text())["epoch"]
+        logs = self.folder / LOGS
+        lines = logs.read_text().splitlines() if logs.is_file() else []
         # The logs are written before the weights: a kill in between leaves one epoch more.
-        self.logs = [json.loads(line) for line in lines[: self.start_epoch]]
+        if len(lines) < epoch or not readable(self.folder / WEIGHTS):
+            log.info("%s: incomplete (killed while writing it?); starting afresh", folder)
+            self.remove()
+            return
+        self.start_epoch = epoch
+        self.logs = [json.loads(line) for line in lines[:epoch]]
         log.info("resuming from %s at epoch %d", folder, self.start_epoch + 1)
 
     def callbacks(self) -> list:

@@ -110,13 +110,35 @@ def test_a_killed_training_resumes_to_the_same_bytes(arrays, tmp_path, fresh_noi
     assert not backup.exists()
 
 
+def backup_folder(folder, epochs=3, logs=3):
+    import h5py
+
+    folder.mkdir()
+    (folder / METADATA).write_text(json.dumps({"epoch": epochs, "batch": 0}))
+    (folder / "fingerprint.txt").write_text("old")
+    (folder / "epochs.jsonl").write_text('{"loss": 1.0}\n' * logs)
+    with h5py.File(folder / "latest.weights.h5", "w") as file:
+        file["w"] = np.zeros(3)
+    return folder
+
+
 def test_a_backup_from_other_params_is_discarded(tmp_path):
-    (tmp_path / METADATA).write_text(json.dumps({"epoch": 3, "batch": 0}))
-    (tmp_path / "fingerprint.txt").write_text("old")
-    (tmp_path / "epochs.jsonl").write_text('{"loss": 1.0}\n' * 3)
-    assert Backup(tmp_path, "old").start_epoch == 3
-    assert Backup(tmp_path, "new").start_epoch == 0
-    assert not tmp_path.exists()
+    folder = backup_folder(tmp_path / "b")
+    assert Backup(folder, "old").start_epoch == 3
+    assert Backup(folder, "new").start_epoch == 0
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("torn", ["logs", "weights"])
+def test_a_torn_backup_is_discarded_not_a_traceback(tmp_path, torn):
+    """A kill while the backup was being written: fewer logs than epochs, or a weights file cut
+    short. The next run starts afresh."""
+    folder = backup_folder(tmp_path / "b", logs=2 if torn == "logs" else 3)
+    if torn == "weights":
+        whole = (folder / "latest.weights.h5").read_bytes()
+        (folder / "latest.weights.h5").write_bytes(whole[: len(whole) // 2])
+    assert Backup(folder, "old").start_epoch == 0
+    assert not folder.exists()
 
 
 def test_train_init_starts_from_the_given_model(arrays, tmp_path):

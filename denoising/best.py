@@ -78,17 +78,27 @@ def score(row: dict, level: str | None, method: str | None) -> tuple[float | Non
     return sum(values) / len(values), "/".join(sorted(methods))
 
 
-def param_columns(rows: list[dict], sections: set[str]) -> list[str]:
-    """The columns that are params: their first key (after any ``file:`` prefix) is a section
-    of params.yaml."""
+def param_columns(rows: list[dict], keys: set[str]) -> list[str]:
+    """The columns that are params: ``keys`` (params.yaml's, dotted), or other dotted names
+    under one of its sections (a param an experiment added). Dependencies are paths, and one
+    may be named like a section ("models"), so a name with a slash or without a dot is a param
+    only if params.yaml has it."""
+    sections = {key.split(".")[0] for key in keys}
     names = {column for row in rows for column in row} - INFO
-    return sorted(c for c in names if c.rsplit(":", 1)[-1].split(".")[0] in sections)
+
+    def is_param(column: str) -> bool:
+        name = column.rsplit(":", 1)[-1]
+        if name in keys:
+            return True
+        return "/" not in name and "." in name and name.split(".")[0] in sections
+
+    return sorted(filter(is_param, names))
 
 
-def rank(rows: list[dict], sections: set[str], level=None, method=None) -> list[Ranked]:
+def rank(rows: list[dict], keys: set[str], level=None, method=None) -> list[Ranked]:
     """The experiments of `dvc exp show`'s ``rows`` (the baseline's first), best first, each
-    with the params it changed from the baseline."""
-    params = param_columns(rows, sections)
+    with the params (``keys``: params.yaml's, dotted) it changed from the baseline."""
+    params = param_columns(rows, keys)
     baseline = next((row for row in rows if row.get("typ") == "baseline"), rows[0])
     ranked = []
     for row in rows:
@@ -119,12 +129,21 @@ def table(ranked: list[Ranked], level: str | None) -> str:
     return "\n".join(lines)
 
 
-def params_sections() -> set[str]:
+def flat_keys(values: dict, prefix: str = "") -> set[str]:
+    """The dotted keys of a nested mapping's leaves, as `dvc exp show` names params."""
+    keys = set()
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        keys |= flat_keys(value, f"{name}.") if isinstance(value, dict) else {name}
+    return keys
+
+
+def params_keys() -> set[str]:
     import yaml
 
     try:
         with open("params.yaml") as file:
-            return set(yaml.safe_load(file))
+            return flat_keys(yaml.safe_load(file))
     except OSError as error:
         message = f"params.yaml: cannot read it ({error}); run this in the project's folder"
         raise UserError(message) from None
@@ -141,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     import dvc.api
 
     rows = dvc.api.exp_show()
-    ranked = rank(rows, params_sections(), args.level, args.method)
+    ranked = rank(rows, params_keys(), args.level, args.method)
     print(table(ranked, args.level))
     if not args.apply:
         return

@@ -400,9 +400,14 @@ def check_sigma(card: dict, sigma: float | None) -> None:
         )
 
 
+# The estimate reads at most this many rows and columns from the middle of the first frame, so
+# that a huge image is never held in memory whole.
+ESTIMATE_SIDE = 1024
+
+
 def image_level(path: Path, image: FullImage, sigma: float | None) -> float:
     """The noise level a model is told for ``image``: --sigma, or scikit-image's estimate of
-    the Gaussian sigma over every frame and channel, printed."""
+    the Gaussian sigma (averaged over the channels) on the middle of its first frame, printed."""
     if sigma is not None:
         return sigma
     try:
@@ -413,8 +418,9 @@ def image_level(path: Path, image: FullImage, sigma: float | None) -> float:
             "(pip install '.[pipeline]')"
         ) from None
 
-    frames, height = image.shape[:2]
-    pixels = np.concatenate([image.rows(frame, 0, height) for frame in range(frames)])
+    _, height, width, _ = image.shape
+    top, left = max(0, (height - ESTIMATE_SIDE) // 2), max(0, (width - ESTIMATE_SIDE) // 2)
+    pixels = image.rows(0, top, top + ESTIMATE_SIDE)[:, left : left + ESTIMATE_SIDE]
     level = float(estimate_sigma(pixels, channel_axis=-1, average_sigmas=True))
     tqdm.write(f"{path}: estimated noise level {level:.4f} ({level * 255:.1f} of 255)", sys.stderr)
     return level

@@ -282,3 +282,19 @@ def test_sigma_goes_with_models_that_take_a_level_only(tmp_path, models):
         main([str(echo), image, "-o", out])
     assert "trained on salt_and_pepper noise, whose level cannot be estimated" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_the_level_is_estimated_on_the_middle_of_a_large_image(tmp_path, monkeypatch, capsys):
+    """Only the middle (ESTIMATE_SIDE rows and columns) is read for the estimate: here the noise
+    is there alone, so the estimate is its sigma, not a mean diluted by the flat border."""
+    import denoising.denoise_images as command
+
+    monkeypatch.setattr(command, "ESTIMATE_SIDE", 32)
+    pixels = np.full((96, 96), 0.5)
+    pixels[32:64, 32:64] += 0.1 * np.random.default_rng(1).standard_normal((32, 32))
+    Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(
+        tmp_path / "m.png"
+    )
+    main([str(level_echo(tmp_path)), str(tmp_path / "m.png"), "-o", str(tmp_path / "out")])
+    level = float(errors(capsys).split("estimated noise level ")[1].split()[0])
+    assert 0.08 < level < 0.12

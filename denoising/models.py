@@ -72,7 +72,9 @@ def build_dncnn(
         if params.batch_norm:
             x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-    noise = layers.Conv2D(image_shape[-1], 3, padding="same", name="predicted_noise")(x)
+    noise = layers.Conv2D(
+        image_shape[-1], 3, padding="same", kernel_initializer="zeros", name="predicted_noise"
+    )(x)
     residual = layers.Subtract()([image, noise])
     outputs = layers.ReLU(max_value=1.0, name="clip")(residual)
     return keras.Model(inputs, outputs, name="dncnn")
@@ -117,11 +119,15 @@ def build_unet(
 def _output(image, features, residual: bool, kernel: int):
     """The last layer: with ``residual``, the noise is predicted and subtracted from the input
     image, clipped to [0, 1] (residual learning, as DnCNN); otherwise a sigmoid gives the
-    image."""
+    image. The noise layer starts at zero, so a new residual model is the identity: with a
+    random start, the predicted noise can exceed the image everywhere, the clip then passes no
+    gradient, and training never leaves an all-black output (drunet did so at sigma 50)."""
     channels = image.shape[-1]
     if not residual:
         return layers.Conv2D(channels, kernel, padding="same", activation="sigmoid")(features)
-    noise = layers.Conv2D(channels, kernel, padding="same", name="predicted_noise")(features)
+    noise = layers.Conv2D(
+        channels, kernel, padding="same", kernel_initializer="zeros", name="predicted_noise"
+    )(features)
     return layers.ReLU(max_value=1.0, name="clip")(layers.Subtract()([image, noise]))
 
 

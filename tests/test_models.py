@@ -161,7 +161,12 @@ def test_a_model_with_a_level_input_takes_one_channel_more_and_uses_it(name):
 
     model = build_model(name, TINY[name], (16, 16, 1), 0.001, "mse", level_input=True)
     assert model.input_shape[-1] == 2 and model.output_shape[-1] == 1
-    noisy = np.random.default_rng(2).uniform(size=(2, 16, 16, 1)).astype(np.float32)
+    rng = np.random.default_rng(2)
+    if any(layer.name == "predicted_noise" for layer in model.layers):
+        # A residual model's noise layer starts at zero (the identity); as if trained:
+        noise = model.get_layer("predicted_noise")
+        noise.set_weights([rng.normal(0, 0.1, w.shape) for w in noise.get_weights()])
+    noisy = rng.uniform(size=(2, 16, 16, 1)).astype(np.float32)
     low, high = (model.predict(with_level(noisy, level), verbose=0) for level in (0.05, 0.5))
     assert low.shape == noisy.shape
     assert not np.allclose(low, high)
@@ -191,3 +196,19 @@ def test_with_level_appends_each_images_level_as_a_constant_channel():
     assert (joined[0, ..., 1] == np.float32(0.1)).all() and (joined[1, ..., 1] == 0.4).all()
     seen = conditioned(lambda batch: batch[..., 1:], 0.25)(images)
     assert seen.shape == images.shape and (seen == 0.25).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("dncnn", TINY["dncnn"]),
+        ("unet", UnetParams(depth=2, base_filters=4, residual=True)),
+        ("drunet", DrunetParams(widths=[8, 16, 32], blocks=2, residual=True)),
+    ],
+)
+def test_a_new_residual_model_starts_as_the_identity(name, params):
+    """Its noise layer starts at zero: a random one could predict more noise than the image
+    holds everywhere, and the clip at 0 would then stop every gradient (an all-black model)."""
+    model = build_model(name, params, (32, 32, 1), 0.001, "mae")
+    batch = np.random.default_rng(4).uniform(size=(2, 32, 32, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(batch, verbose=0), batch, atol=1e-6)

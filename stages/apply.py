@@ -10,7 +10,7 @@ from denoising.choice import choose
 from denoising.denoise_images import main as denoise_images
 from denoising.errors import run_stage
 from denoising.files import load_json
-from denoising.params import ApplyParams, load_section
+from denoising.params import BEST, ApplyParams, load_section
 
 log = logging.getLogger("apply")
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_section(args.params, "apply", ApplyParams)
     model, level = params.model.split("/")
     target = [str(args.models_dir / params.model)]
-    if model == "best":
+    if model == BEST:
         compared = load_json(args.compare_dir / f"{level}.json")
         method, psnr, target, passed = choose(compared, level, args.models_dir)
         skipped = f" (denoise-images cannot run {', '.join(passed)})" if passed else ""

@@ -5,7 +5,9 @@ gives the first), and 16-bit colour (Pillow reduces it to 8 bits). Other formats
 TIFF that are not plain grey or RGB samples (palette, CMYK, 1-bit, white-is-zero), are read
 with Pillow, as preprocess reads them: the first frame. Results are written as PNG, or as TIFF
 with every frame. The guarantee: an identity model gives back exactly the input's pixels, at its
-bit depth (8-bit, 16-bit, or float32 in TIFF), with the alpha channel as it was.
+bit depth (8-bit, 16-bit, or float32 in TIFF), with the alpha channel as it was. Float pixels
+reach the model as stored, even outside [0, 1] (unclipped Gaussian noise goes there); results
+are always clipped to [0, 1].
 """
 
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 @dataclass
 class FullImage:
     """An image at its own size, as stored: ``data`` (frames, height, width, channels) of
-    uint8, uint16 or float32 (in [0, 1]); ``alpha`` (frames, height, width), put back unchanged;
+    uint8, uint16 or float32 (not clipped); ``alpha`` (frames, height, width), put back unchanged;
     ``gray``: colour data read as one grey channel. Kept at the file's own depth (1 or 2 bytes a
     sample, not 4), and handed to the model a band of rows at a time by ``rows``."""
 
@@ -54,7 +56,8 @@ class FullImage:
         return int(np.prod(self.data.shape[:3]))
 
     def rows(self, frame: int, top: int, bottom: int) -> np.ndarray:
-        """Rows ``top:bottom`` of ``frame`` as float32 in [0, 1], (rows, width, channels)."""
+        """Rows ``top:bottom`` of ``frame`` as float32, (rows, width, channels): integers scaled
+        to [0, 1], float data as stored."""
         band = self.data[frame, top:bottom].astype(np.float32) / SCALES[self.dtype]
         return (band @ LUMA)[..., np.newaxis] if self.gray else band
 
@@ -123,17 +126,15 @@ def _read_tiff(path: Path, color: str, max_pixels: int) -> FullImage | None:
     alpha = data[..., colours].copy() if extra else None
     if extra:
         data = data[..., :colours].copy()
-    if data.dtype == np.float32:
-        data = np.clip(data, 0.0, 1.0)
     return FullImage(data, alpha, gray=colours == 3 and color == "gray")
 
 
 def _read_pillow(path: Path, color: str, max_pixels: int) -> FullImage:
     """The first frame of any format Pillow reads; 16- and 32-bit integer grey as uint16
-    (clipped to its range), float grey as float32."""
+    (clipped to its range), float grey as float32 (as stored)."""
     with open_image(path, max_pixels) as image:
         if image.mode == "F":
-            wide = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+            wide = np.asarray(image, dtype=np.float32)
             return FullImage(wide[np.newaxis, ..., np.newaxis], None)
         if image.mode in WIDE_MODE_SCALE:
             wide = np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)

@@ -6,6 +6,7 @@ import tifffile
 from PIL import Image
 
 from denoising.denoise_images import main
+from denoising.full_images import load_full
 from tests.helpers import gradient
 
 RNG = np.random.default_rng(7)
@@ -82,3 +83,13 @@ def test_png_inputs_can_be_written_as_tiff(tmp_path, models):
         + ["--format", "tiff"]
     )
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out/in.tif"), gradient())
+
+
+def test_float_pixels_reach_the_model_unclipped_and_results_are_clipped(tmp_path, models):
+    # Unclipped Gaussian noise (bench/photos.py --no-clip) puts float pixels outside [0, 1].
+    pixels = np.linspace(-0.4, 1.4, 21 * 34, dtype=np.float32).reshape(21, 34)
+    tifffile.imwrite(tmp_path / "wide.tif", pixels, photometric="minisblack")
+    image = load_full(tmp_path / "wide.tif", "per-channel", 10**6)
+    np.testing.assert_array_equal(image.rows(0, 0, 21)[..., 0], pixels)
+    main([str(models["identity"]), str(tmp_path / "wide.tif"), "-o", str(tmp_path / "out")])
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out/wide.tif"), pixels.clip(0, 1))

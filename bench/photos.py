@@ -1,19 +1,21 @@
 """Benchmark: the photo recipe against BM3D on full images, as the DnCNN paper measures.
 
-    python bench/photos.py DATA_DIR --sigma 25 [--sigma 50] [--minutes 60] [--keep OUT_DIR]
-                           [-S train.mixed_precision=bfloat16 ...]
+    python bench/photos.py DATA_DIR --sigma 25 [--sigma 50] [--minutes 60 | --epochs N]
+                           [--no-clip] [--keep OUT_DIR] [-S train.mixed_precision=bfloat16 ...]
 
 DATA_DIR holds train/ (Train400) and test/ (Set12), as in ../shared/benchmarks/photos. For
 each sigma (on the 0-255 scale), in a temporary copy of the pipeline (the workspace is left as
 it is), the photo recipe in bench/photo_recipe.yaml trains one model on DATA_DIR/train through
 `dvc repro`: native-resolution patches, fresh noise, flips and rotations, L1 loss, cosine decay.
 The training budget in minutes becomes a number of epochs, from the time of a first 1-epoch run,
-so the training itself stays reproducible. Then every full test image gets seeded noise, clipped
-to [0, 1] and stored as an 8-bit PNG; `denoise-images` denoises those files at full size, BM3D
-(told sigma) denoises the very same files, and both are scored against the clean images (PSNR
-and SSIM with data range 1, averaged over images), the model once more with `--tta` (the 8 flips
-and rotations averaged). One table per sigma is printed. ``-S section.key=value`` sets a param
-over the recipe, as `dvc exp run -S` does: the accelerator params, for example.
+so the training itself stays reproducible (``--epochs`` gives the number instead). Then every
+full test image gets seeded noise, clipped to [0, 1] and stored as an 8-bit PNG (``--no-clip``:
+not clipped, stored as a float32 TIFF, and the training noise is not clipped either, as in the
+DnCNN paper's table); `denoise-images` denoises those files at full size, BM3D (told sigma)
+denoises the very same files, and both are scored against the clean images (PSNR and SSIM with
+data range 1, averaged over images), the model once more with `--tta` (the 8 flips and
+rotations averaged). One table per sigma is printed. ``-S section.key=value`` sets a param over
+the recipe, as `dvc exp run -S` does: the accelerator params, for example.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tifffile
 import yaml
 from PIL import Image
 
@@ -72,10 +75,10 @@ def merge(base: dict, extra: dict) -> dict:
 
 
 def train(
-    data: Path, sigma: float, minutes: float, work: Path, settings: dict
+    data: Path, sigma: float, minutes: float, work: Path, settings: dict, epochs: int | None
 ) -> tuple[Path, float, int]:
-    """Train the recipe's model (with ``settings`` over it) at ``sigma`` within ``minutes``;
-    its folder, the fitting minutes, and the epochs run."""
+    """Train the recipe's model (with ``settings`` over it) at ``sigma`` within ``minutes``,
+    or for ``epochs`` when given; its folder, the fitting minutes, and the epochs run."""
     recipe = merge(yaml.safe_load(RECIPE.read_text()), settings)
     model, level = recipe["train"]["models"][0], level_of(sigma)
     project = work / f"project-{sigma:g}"
@@ -88,32 +91,47 @@ def train(
         params["apply"]["model"] = f"{model}/{level}"
 
     copy_pipeline(project, update)
-    stage = f"train@{model}-{level}"
-    first = float(FIT.search(dvc_repro(project, stage))[1])
-    epochs = max(1, int(minutes * 60 // first))
-    print(f"sigma {sigma:g}: 1 epoch took {first:.0f} s, so {epochs} epochs", flush=True)
+    stage, folder = f"train@{model}-{level}", project / f"models/{model}/{level}"
+    if epochs is None:
+        first = float(FIT.search(dvc_repro(project, stage))[1])
+        epochs = max(1, int(minutes * 60 // first))
+        print(f"sigma {sigma:g}: 1 epoch took {first:.0f} s, so {epochs} epochs", flush=True)
+        if epochs == 1:  # the timing run was the whole training
+            return folder, first / 60, epochs
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["models"][model]["epochs"] = epochs
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     seconds = float(FIT.search(dvc_repro(project, stage))[1])
-    return project / f"models/{model}/{level}", seconds / 60, epochs
+    return folder, seconds / 60, epochs
 
 
-def noisy_copies(test: Path, sigma: float, out: Path) -> list[tuple[Path, Path]]:
-    """Seeded noisy copies of every test image, clipped, as 8-bit PNGs: (clean, noisy) paths."""
+def noisy_copies(test: Path, sigma: float, out: Path, clip: bool) -> list[tuple[Path, Path]]:
+    """Seeded noisy copies of every test image: clipped, as 8-bit PNGs, or unclipped, as
+    float32 TIFFs. The same noise either way. (clean, noisy) paths."""
     out.mkdir(parents=True, exist_ok=True)
     pairs = []
     for index, clean in enumerate(sorted(test.glob("*.png"))):
         pixels = np.asarray(Image.open(clean).convert("L"), dtype=np.float32) / 255
         rng = np.random.default_rng([int(sigma * 100), index])
         noisy = pixels + sigma / 255 * rng.standard_normal(pixels.shape, dtype=np.float32)
-        eight = np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
-        Image.fromarray(eight).save(out / clean.name)
-        pairs.append((clean, out / clean.name))
+        target = out / (clean.name if clip else f"{clean.stem}.tif")
+        save(target, np.clip(noisy, 0, 1) if clip else noisy)
+        pairs.append((clean, target))
     return pairs
 
 
+def save(path: Path, pixels: np.ndarray) -> None:
+    """Grey ``pixels`` as an 8-bit PNG, or as a float32 TIFF (kept as they are) for .tif."""
+    if path.suffix == ".tif":
+        tifffile.imwrite(path, pixels.astype(np.float32), photometric="minisblack")
+    else:
+        Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
 def load(path: Path) -> np.ndarray:
+    """A grey PNG scaled to [0, 1], or a float32 TIFF as stored: (height, width, 1)."""
+    if path.suffix == ".tif":
+        return tifffile.imread(path).astype(np.float32)[..., None]
     return np.asarray(Image.open(path).convert("L"), dtype=np.float32)[..., None] / 255
 
 
@@ -126,8 +144,7 @@ def bm3d_file(item: tuple[Path, Path, float]) -> float:
     started = time.perf_counter()
     result = bm3d.bm3d(noisy, sigma_psd=sigma / 255)
     seconds = time.perf_counter() - started
-    eight = np.round(np.clip(result, 0, 1) * 255).astype(np.uint8)
-    Image.fromarray(eight).save(out_path)
+    save(out_path, np.clip(result, 0, 1))
     return seconds
 
 
@@ -168,7 +185,20 @@ def main() -> None:
     parser.add_argument("data", type=Path, help="a folder with train/ and test/")
     parser.add_argument("--sigma", type=float, action="append", required=True)
     parser.add_argument("--minutes", type=float, default=60.0, help="training budget per sigma")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="train this many epochs instead of timing a first epoch against --minutes (the "
+        "same model however busy the machine is)",
+    )
     parser.add_argument("--keep", type=Path, help="copy each trained model's folder here")
+    parser.add_argument(
+        "--clip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="clip the noisy images to [0, 1] (8-bit PNGs); --no-clip: float32 TIFFs, and "
+        "training noise unclipped too",
+    )
     parser.add_argument(
         "-S",
         dest="settings",
@@ -178,15 +208,17 @@ def main() -> None:
         help="a param over the recipe, e.g. -S train.mixed_precision=bfloat16",
     )
     args = parser.parse_args()
-    settings = overrides(args.settings)
+    settings = merge({"noise": {"clip": args.clip}}, overrides(args.settings))
     work = Path(tempfile.mkdtemp(prefix="photos-bench-"))
     print(f"# {machine()}; data: {args.data}; work: {work}; settings: {settings}", flush=True)
     for sigma in args.sigma:
-        model_dir, fit_minutes, epochs = train(args.data, sigma, args.minutes, work, settings)
+        model_dir, fit_minutes, epochs = train(
+            args.data, sigma, args.minutes, work, settings, args.epochs
+        )
         name = model_dir.parent.name
         if args.keep:
             shutil.copytree(model_dir, args.keep / f"{name}-sigma{sigma:g}", dirs_exist_ok=True)
-        pairs = noisy_copies(args.data / "test", sigma, work / f"noisy-{sigma:g}")
+        pairs = noisy_copies(args.data / "test", sigma, work / f"noisy-{sigma:g}", args.clip)
         megapixels = sum(load(noisy).size for _, noisy in pairs) / 1e6
         model_seconds = denoise_folder(
             model_dir, work / f"noisy-{sigma:g}", work / f"{name}-{sigma:g}"
@@ -215,9 +247,8 @@ def main() -> None:
                 f"{bm3d_seconds / megapixels:.1f} s/MP (one core)",
             ),
         ]
-        print(
-            f"\nsigma {sigma:g} (0-255 scale), clipped 8-bit noisy PNGs, {len(pairs)} full images"
-        )
+        kind = "clipped 8-bit noisy PNGs" if args.clip else "unclipped float32 noisy TIFFs"
+        print(f"\nsigma {sigma:g} (0-255 scale), {kind}, {len(pairs)} full images")
         print(f"{'method':<11} {'PSNR dB':>8} {'SSIM':>7}   time")
         for method, (p, s), note in rows:
             print(f"{method:<11} {p:>8.2f} {s:>7.3f}   {note}")

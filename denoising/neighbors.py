@@ -71,6 +71,8 @@ def build_trainer(denoiser, gamma: float, total_steps: int, multiple: int, loss:
             super().__init__(name="neighbor2neighbor")
             self.denoiser = denoiser
             self.tracker = keras.metrics.Mean(name="loss")
+            # No weights of its own, and the denoiser's exist: built, as BackupAndRestore needs.
+            self.built = True
 
         def objective(self, packed, weight):
             noisy, first, second = packed[..., :-2], packed[..., -2:-1], packed[..., -1:]

@@ -85,10 +85,19 @@ def kill_after_first_epochs(command, backup, cwd=REPO, env=None):
     return epoch
 
 
-@pytest.mark.parametrize("fresh_noise", [False, True], ids=["fixed-noise", "fresh-noise"])
-def test_a_killed_training_resumes_to_the_same_bytes(arrays, tmp_path, fresh_noise):
+@pytest.mark.parametrize(
+    "train",
+    [
+        {"fresh_noise": False},  # Keras' own array batches
+        {"fresh_noise": True},  # tf.data's
+        {"fresh_noise": True, "mixed_precision": "bfloat16"},
+        {"target": "ne2ne"},  # its own train_step, and a regulariser weight that grows by epoch
+    ],
+    ids=["fixed-noise", "fresh-noise", "bfloat16", "ne2ne"],
+)
+def test_a_killed_training_resumes_to_the_same_bytes(arrays, tmp_path, train):
     params = yaml.safe_load((arrays / "params.yaml").read_text())
-    params["train"]["fresh_noise"] = fresh_noise  # Keras' own array batches, or tf.data's.
+    params["train"].update(train)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     whole, resumed, backup = tmp_path / "whole", tmp_path / "resumed", tmp_path / "backup"
     run_to_end(train_command(arrays, tmp_path / "params.yaml", whole))

@@ -13,19 +13,10 @@ from pathlib import Path
 
 from denoising.denoise_images import CLASSICAL
 from denoising.errors import UserError
+from denoising.metrics import ranked_methods
 from denoising.params import REAL
 
 BLIND = "-blind"
-
-
-def ranked_methods(compared: dict) -> list[tuple[str, float]]:
-    """(method, PSNR) of compare's scored entries, best first; ties in name order."""
-    scored = [
-        (name, value["psnr"])
-        for name, value in sorted(compared.items())
-        if isinstance(value, dict) and "psnr" in value and name != "noisy"
-    ]
-    return sorted(scored, key=lambda item: -item[1])
 
 
 def arguments(method: str, level: str, models_dir: Path) -> list[str] | None:

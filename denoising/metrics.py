@@ -76,15 +76,20 @@ def method_scores(clean: np.ndarray | None, estimate: np.ndarray, sigma: bool) -
     return scores
 
 
-def best_method(scores: dict) -> str:
-    """The method (a model or a baseline, never the noisy input) with the highest PSNR among
-    ``scores``' entries that are {"psnr": ..., "ssim": ...}; ties go to the first in name order."""
-    methods = {
-        name: value["psnr"]
+def ranked_methods(scores: dict) -> list[tuple[str, float]]:
+    """(method, PSNR) of ``scores``' entries that are {"psnr": ..., "ssim": ...}, models and
+    baselines, never the noisy input: best first, ties in name order."""
+    scored = [
+        (name, value["psnr"])
         for name, value in sorted(scores.items())
-        if isinstance(value, dict) and name != "noisy"
-    }
-    return max(methods, key=methods.get)
+        if isinstance(value, dict) and "psnr" in value and name != "noisy"
+    ]
+    return sorted(scored, key=lambda item: -item[1])
+
+
+def best_method(scores: dict) -> str:
+    """The first of ``ranked_methods``: the highest PSNR, never the noisy input."""
+    return ranked_methods(scores)[0][0]
 
 
 def summary(compared: dict[str, dict]) -> dict:

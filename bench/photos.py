@@ -184,8 +184,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="a folder with train/ and test/")
     parser.add_argument("--sigma", type=float, action="append", required=True)
-    parser.add_argument("--minutes", type=float, default=60.0, help="training budget per sigma")
-    parser.add_argument(
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, default=60.0, help="training budget per sigma")
+    budget.add_argument(
         "--epochs",
         type=int,
         help="train this many epochs instead of timing a first epoch against --minutes (the "
@@ -208,6 +209,8 @@ def main() -> None:
         help="a param over the recipe, e.g. -S train.mixed_precision=bfloat16",
     )
     args = parser.parse_args()
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs {args.epochs}: it must be 1 or more")
     settings = merge({"noise": {"clip": args.clip}}, overrides(args.settings))
     work = Path(tempfile.mkdtemp(prefix="photos-bench-"))
     print(f"# {machine()}; data: {args.data}; work: {work}; settings: {settings}", flush=True)

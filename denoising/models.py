@@ -72,12 +72,7 @@ def build_dncnn(
         if params.batch_norm:
             x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-    noise = layers.Conv2D(
-        image_shape[-1], 3, padding="same", kernel_initializer="zeros", name="predicted_noise"
-    )(x)
-    residual = layers.Subtract()([image, noise])
-    outputs = layers.ReLU(max_value=1.0, name="clip")(residual)
-    return keras.Model(inputs, outputs, name="dncnn")
+    return keras.Model(inputs, _output(image, x, residual=True, kernel=3), name="dncnn")
 
 
 def _conv_block(x, filters: int):

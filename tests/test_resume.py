@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from denoising.errors import UserError
-from denoising.resume import METADATA, Backup
+from denoising.resume import FINGERPRINT, LOGS, METADATA, WEIGHTS, Backup
 from tests.helpers import REPO, dvc, make_project, pipeline_env, write_digit_like_images
 
 EPOCHS = 30
@@ -124,9 +124,9 @@ def backup_folder(folder, epochs=3, logs=3):
 
     folder.mkdir()
     (folder / METADATA).write_text(json.dumps({"epoch": epochs, "batch": 0}))
-    (folder / "fingerprint.txt").write_text("old")
-    (folder / "epochs.jsonl").write_text('{"loss": 1.0}\n' * logs)
-    with h5py.File(folder / "latest.weights.h5", "w") as file:
+    (folder / FINGERPRINT).write_text("old")
+    (folder / LOGS).write_text('{"loss": 1.0}\n' * logs)
+    with h5py.File(folder / WEIGHTS, "w") as file:
         file["w"] = np.zeros(3)
     return folder
 
@@ -144,8 +144,8 @@ def test_a_torn_backup_is_discarded_not_a_traceback(tmp_path, torn):
     short. The next run starts afresh."""
     folder = backup_folder(tmp_path / "b", logs=2 if torn == "logs" else 3)
     if torn == "weights":
-        whole = (folder / "latest.weights.h5").read_bytes()
-        (folder / "latest.weights.h5").write_bytes(whole[: len(whole) // 2])
+        whole = (folder / WEIGHTS).read_bytes()
+        (folder / WEIGHTS).write_bytes(whole[: len(whole) // 2])
     assert Backup(folder, "old").start_epoch == 0
     assert not folder.exists()
 

@@ -3,7 +3,8 @@
 
     python -m denoising.best [--level 0.5] [--method unet] [--apply]
 
-Scores come from ``metrics/summary.json`` (the test set it names), as `dvc exp show` lists them.
+Scores come from ``metrics/summary/<method>.json`` (on the test subset that ``best.json`` there
+counts), as `dvc exp show` lists them.
 An experiment's score is the PSNR of ``--method`` at ``--level``; without ``--method``, of its
 best trained model there (the classical baselines and the noisy input aside: they do not change
 with training params); without ``--level``, averaged over its levels.
@@ -15,11 +16,13 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from denoising.errors import UserError, run_stage
 from denoising.params import BASELINE_NAMES
 
 PSNR = "psnr."
+SUMMARY = "metrics/summary/"
 # What the summary scores besides the trained models.
 UNTRAINED = {"noisy", *BASELINE_NAMES}
 # The columns of `dvc exp show` that describe a row rather than its params or metrics.
@@ -44,16 +47,17 @@ class Ranked:
 
 
 def psnr_columns(row: dict) -> dict[str, dict[str, float]]:
-    """The summary's PSNR values of a `dvc exp show` row, as {level: {method: dB}}. Column names
-    look like ``psnr.0.5.unet``, prefixed with the file (``metrics/summary.json:``) only when
-    another file has the same key."""
+    """The summary's PSNR values of a `dvc exp show` row, as {level: {method: dB}}. Every
+    method has its own file with the same keys, so DVC names a column by file and key:
+    ``metrics/summary/unet.json:psnr.0.5``."""
     found: dict[str, dict[str, float]] = {}
     for column, value in row.items():
-        name = column.rsplit(":", 1)[-1]
-        if not name.startswith(PSNR) or not isinstance(value, (int, float)):
+        path, _, name = column.rpartition(":")
+        if not path.startswith(SUMMARY) or not name.startswith(PSNR):
             continue
-        level, _, method = name[len(PSNR) :].rpartition(".")
-        found.setdefault(level, {})[method] = float(value)
+        if isinstance(value, (int, float)):
+            method = PurePosixPath(path).stem
+            found.setdefault(name[len(PSNR) :], {})[method] = float(value)
     return found
 
 

@@ -92,22 +92,30 @@ def best_method(scores: dict) -> str:
     return ranked_methods(scores)[0][0]
 
 
-def summary(compared: dict[str, dict]) -> dict:
-    """The one metrics file that `dvc metrics show` and `dvc exp show` list, from compare's
-    scores by level (``compared``: level -> metrics/compare/<level>.json): PSNR, then SSIM, of
-    every method (the noisy input too) at every level, the best method per level, and the test
-    set they were computed on. Levels whose scores are missing (real noise without references)
-    give the estimated sigma instead."""
-    table: dict = {"psnr": {}, "ssim": {}, "sigma": {}, "best": {}}
+# The summary's table of the best method per level. No method has this name: models and
+# baselines come from fixed lists of names (denoising.params).
+BEST = "best"
+
+
+def summary(compared: dict[str, dict]) -> dict[str, dict]:
+    """The tables that `dvc metrics show` and `dvc exp show` list, from compare's scores by
+    level (``compared``: level -> metrics/compare/<level>.json). One per method, the noisy input
+    too: {"psnr": {level: dB}, "ssim": {level: ...}}, or at levels without scores (real noise
+    without references) {"sigma": {level: the estimated sigma}}. And ``BEST``: the best method
+    per level, and the number of test images every score is an average over. A table per method
+    makes `dvc metrics show` a row per method and a column per level."""
+    tables: dict[str, dict] = {}
+    best: dict = {}
     for level, scores in compared.items():
         methods = {name: value for name, value in scores.items() if isinstance(value, dict)}
-        for metric in ("psnr", "ssim", "sigma"):
-            values = {name: value[metric] for name, value in methods.items() if metric in value}
-            if values:
-                table[metric][level] = values
+        for name, value in methods.items():
+            for metric in ("psnr", "ssim", "sigma"):
+                if metric in value:
+                    tables.setdefault(name, {}).setdefault(metric, {})[level] = value[metric]
         if "best_method" in scores:
-            table["best"][level] = scores["best_method"]
-    table = {key: value for key, value in table.items() if value}
-    images = {scores["images"] for scores in compared.values()}
-    table["test_set"] = f"the same {'/'.join(map(str, sorted(images)))} seeded test images"
-    return table
+            best[level] = scores["best_method"]
+    images = sorted({scores["images"] for scores in compared.values()})
+    tables[BEST] = {"test_images": images[0] if len(images) == 1 else "/".join(map(str, images))}
+    if best:
+        tables[BEST]["best"] = best
+    return tables

@@ -17,7 +17,7 @@ The space file (YAML) names the params to search, the params every trial sets, a
 
 Each trial runs `dvc exp run --temp --name <study>-<n>` with its params (the workspace is left as
 it is) and is scored as ``python -m denoising.best`` scores: test PSNR from
-``metrics/summary.json``. With ``prune``, a trial first runs as ``<study>-<n>-short`` with that
+``metrics/summary/``. With ``prune``, a trial first runs as ``<study>-<n>-short`` with that
 param at ``short``; a trial whose short score is below the median of the earlier trials' stops
 there (Optuna's median pruner). The sampler is seeded (``--seed``), and so is every training,
 so the same search gives the same trials. It ends with the best params and the command that

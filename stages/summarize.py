@@ -1,5 +1,5 @@
 """Stage summarize: PSNR and SSIM against noise level for every method, one row per (level,
-method), as plot data; and the one small metrics file that dvc metrics show lists."""
+method), as plot data; and the metrics that dvc metrics show lists, a small file per method."""
 
 import argparse
 import csv
@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from denoising.errors import UserError, run_stage
-from denoising.files import atomic_path, load_json, save_json
+from denoising.files import atomic_dir, atomic_path, load_json, save_json
 from denoising.metrics import summary
 from denoising.params import NoiseParams, load_section
 
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--compare-dir", type=Path, required=True)
     parser.add_argument("--plot-out", type=Path, required=True)
-    parser.add_argument("--summary-out", type=Path, required=True)
+    parser.add_argument("--summary-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     noise = load_section(args.params, "noise", NoiseParams)
 
@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     writer.writerows(rows)
     with atomic_path(args.plot_out) as temporary:
         temporary.write_text(text.getvalue())
-    save_json(args.summary_out, summary(compared_by_level))
+    with atomic_dir(args.summary_dir) as temporary:
+        for name, table in summary(compared_by_level).items():
+            save_json(temporary / f"{name}.json", table)
 
 
 if __name__ == "__main__":

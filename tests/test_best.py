@@ -20,7 +20,7 @@ def row(typ, name, psnr, **params):
     values = {"Experiment": name, "rev": name[:7], "typ": typ, "State": None}
     for level, methods in psnr.items():
         for method, value in methods.items():
-            values[f"psnr.{level}.{method}"] = value
+            values[f"metrics/summary/{method}.json:psnr.{level}"] = value
     return values | params
 
 

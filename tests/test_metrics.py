@@ -48,8 +48,8 @@ def test_figure_rows_are_labelled_with_their_scores():
     assert score_label("original", None) == "original"
 
 
-def test_summary_is_one_small_table_of_every_level():
-    from denoising.metrics import summary
+def test_summary_is_a_small_table_per_method_and_one_of_the_best():
+    from denoising.metrics import BEST, summary
 
     compared = {
         "0.3": {
@@ -59,17 +59,20 @@ def test_summary_is_one_small_table_of_every_level():
             "unet": {"psnr": 20.0, "ssim": 0.8},
             "best_method": "unet",
         },
-        "real": {
-            "noise_level": "real",
+        "0.5": {
+            "noise_level": 0.5,
             "images": 6,
-            "noisy": {"sigma": 0.1},
-            "unet": {"sigma": 0.01},
-            "scores_missing": "no references",
+            "noisy": {"psnr": 7.0, "ssim": 0.1},
+            "unet": {"psnr": 17.0, "ssim": 0.7},
+            "best_method": "unet",
         },
     }
-    table = summary(compared)
-    assert table["psnr"] == {"0.3": {"noisy": 10.0, "unet": 20.0}}
-    assert table["ssim"] == {"0.3": {"noisy": 0.2, "unet": 0.8}}
-    assert table["sigma"] == {"real": {"noisy": 0.1, "unet": 0.01}}
-    assert table["best"] == {"0.3": "unet"}
-    assert table["test_set"] == "the same 6 seeded test images"
+    tables = summary(compared)
+    assert tables == {
+        "noisy": {"psnr": {"0.3": 10.0, "0.5": 7.0}, "ssim": {"0.3": 0.2, "0.5": 0.1}},
+        "unet": {"psnr": {"0.3": 20.0, "0.5": 17.0}, "ssim": {"0.3": 0.8, "0.5": 0.7}},
+        BEST: {"best": {"0.3": "unet", "0.5": "unet"}, "test_images": 6},
+    }
+    # Real noise without references: the estimated sigma, and no best method.
+    real = {"real": {"images": 4, "unet": {"sigma": 0.01}, "scores_missing": "no references"}}
+    assert summary(real) == {"unet": {"sigma": {"real": 0.01}}, BEST: {"test_images": 4}}

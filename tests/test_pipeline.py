@@ -93,12 +93,17 @@ def test_pipeline_end_to_end(project):
         (level, method) for level in LEVELS for method in ["noisy", "median", "bm3d", *MODELS]
     }
 
-    # One metrics file, not one per stage: `dvc metrics show` fits a screen.
-    shown = dvc(project, "metrics", "show")
-    assert "metrics/summary.json" in shown and "metrics/compare" not in shown, shown
-    assert "dvclive" not in shown and "metrics/denoise" not in shown, shown
-    summary = json.loads((project / "metrics/summary.json").read_text())
-    assert set(summary["psnr"]) == {str(level) for level in LEVELS}
+    # The summary, not every stage's metrics: `dvc metrics show` is a row per method (and one
+    # of the best), a column per level.
+    shown = dvc(project, "metrics", "show").splitlines()
+    methods = sorted(["best", "noisy", "median", "bm3d", *MODELS])
+    rows = [line.split()[0] for line in shown[1:]]
+    assert rows == [f"metrics/summary/{m}.json" for m in methods]
+    levels = [str(level) for level in LEVELS]
+    columns = [f"best.{at}" for at in levels] + [f"psnr.{at}" for at in levels]
+    assert shown[0].split() == ["Path", *columns, *[f"ssim.{at}" for at in levels], "test_images"]
+    summary = json.loads((project / "metrics/summary/best.json").read_text())
+    assert set(summary["best"]) == set(levels) and summary["test_images"] == 6
     assert set(summary["best"].values()) <= {"median", "bm3d", *MODELS}
 
     assert "up to date" in dvc(project, "status")
@@ -172,9 +177,10 @@ def test_forced_rerun_gives_identical_bytes(project):
     dvc(project, "repro")
     before = outputs(project)
     # Per level: noisy 2; per model: denoised 2, model and card 2, metrics 1, loss chart 1;
-    # baselines: subset, 2 methods and their metrics 4; compare 1; figure 1. Plus preprocess 3
-    # and the summary's plot data and metrics file.
-    assert len(before) == 3 + len(LEVELS) * (2 + len(MODELS) * 6 + 4 + 1 + 1) + 2
+    # baselines: subset, 2 methods and their metrics 4; compare 1; figure 1. Plus preprocess 3,
+    # the summary's plot data, and its metrics: the noisy input, 2 baselines, the models, best.
+    summary = 1 + 1 + 2 + len(MODELS) + 1
+    assert len(before) == 3 + len(LEVELS) * (2 + len(MODELS) * 6 + 4 + 1 + 1) + summary
     dvc(project, "repro", "--force")
     assert outputs(project) == before
 

@@ -95,7 +95,7 @@ def run_stages(work, data_dir, target="n2v2"):
     call("compare", *level, *folders, "--out", work / "compare" / f"{LEVEL}.json")
     scores = ["--scores", work / "compare" / f"{LEVEL}.json"]
     call("visualize", *level, *folders, *scores, "--out", work / "figure.png")
-    outs = ["--plot-out", work / "summary.csv", "--summary-out", work / "summary.json"]
+    outs = ["--plot-out", work / "summary.csv", "--summary-dir", work / "summary"]
     call("summarize", "--compare-dir", work / "compare", *outs)
     read = lambda name: json.loads((work / name).read_text())  # noqa: E731
     return read("denoise.json"), read(f"compare/{LEVEL}.json"), read("model/card.json")
@@ -121,6 +121,9 @@ def test_real_noise_without_references_says_which_scores_are_missing(tmp_path):
     assert (tmp_path / "work/figure.png").stat().st_size > 0
     rows = list(csv.DictReader((tmp_path / "work/summary.csv").open()))
     assert rows == []  # Nothing to plot against noise level without scores.
+    summary = lambda name: json.loads((tmp_path / f"work/summary/{name}.json").read_text())  # noqa: E731
+    assert summary("unet") == {"sigma": {LEVEL: compared["unet"]["sigma"]}}
+    assert summary("best") == {"test_images": compared["images"]}
 
 
 def test_real_noise_with_references_is_scored_against_them(tmp_path):

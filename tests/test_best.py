@@ -1,9 +1,11 @@
 """python -m denoising.best: experiments ranked by test PSNR with the params they changed, and
 a 2x2 grid run through DVC's queue, ranked, and the best applied."""
 
+import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -105,6 +107,14 @@ def test_a_grid_through_the_queue_is_ranked_the_best_applied_and_tuned(tmp_path)
         time.sleep(2)
     assert dvc(project, "queue", "status").count("Success") == 4
 
+    # The docs' trimmed `dvc exp show`: PSNR, then the params that changed; no SSIM, no hashes.
+    header = dvc(project, "exp", "show", "--csv", *documented_trim()).splitlines()[0].split(",")
+    psnr = [index for index, name in enumerate(header) if ":psnr." in name]
+    assert "metrics/summary/conv.json:psnr.0.5" in header, header
+    assert max(psnr) < header.index("train.learning_rate") < header.index("models.conv.filters")
+    hashes = ("data/", "denoising/", "stages/", "metrics/compare", "models/")
+    assert not [name for name in header if "ssim" in name or name.startswith(hashes)], header
+
     lines = run_module(project, "best", "--level", "0.5").splitlines()[2:]
     runs = [line for line in lines if "(workspace)" not in line and "(baseline)" not in line]
     assert len(runs) == 4 and all("[conv]" in line for line in runs)
@@ -144,6 +154,14 @@ def test_a_grid_through_the_queue_is_ranked_the_best_applied_and_tuned(tmp_path)
     assert best in ("tune-0", "tune-1") and f"apply it: dvc exp apply {best}" in out
     assert best in dvc(project, "exp", "show", "--csv")
     assert not git(project, "status", "--porcelain", "params.yaml")  # --temp: untouched.
+
+
+def documented_trim() -> list[str]:
+    """The options of docs/comparing-runs.md's trimmed `dvc exp show` command."""
+    text = (Path(__file__).parent.parent / "docs/comparing-runs.md").read_text()
+    command = "dvc exp show --only-changed --drop"
+    line = next(line for line in text.splitlines() if line.startswith(command))
+    return shlex.split(line)[3:]
 
 
 def git(project, *args) -> str:

@@ -5,13 +5,12 @@ import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from denoising.best import rank, score, table
-from tests.helpers import dvc, make_project, pipeline_env, write_digit_like_images
+from tests.helpers import REPO, dvc, make_project, pipeline_env, write_digit_like_images
 
 # params.yaml's keys, dotted, as denoising.best reads them.
 SECTIONS = {"train.learning_rate", "models.conv.filters", "noise.levels"}
@@ -158,7 +157,7 @@ def test_a_grid_through_the_queue_is_ranked_the_best_applied_and_tuned(tmp_path)
 
 def documented_trim() -> list[str]:
     """The options of docs/comparing-runs.md's trimmed `dvc exp show` command."""
-    text = (Path(__file__).parent.parent / "docs/comparing-runs.md").read_text()
+    text = (REPO / "docs/comparing-runs.md").read_text()
     command = "dvc exp show --only-changed --drop"
     line = next(line for line in text.splitlines() if line.startswith(command))
     return shlex.split(line)[3:]

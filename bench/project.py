@@ -1,7 +1,10 @@
-"""A copy of the pipeline in a fresh git repository, for the benchmarks and the end-to-end tests
-that run DVC on their own data without touching the user's workspace."""
+"""What every benchmark shares: a copy of the pipeline in a fresh git repository (for the
+benchmarks and the end-to-end tests that run DVC on their own data without touching the user's
+workspace), DVC run in it, how long each training took there, and the machine it ran on."""
 
+import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -13,12 +16,30 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE = ["dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/plots"]
 PIPELINE += ["stages", "denoising", "data/examples"]
-# DVC and the stages' "python" must be this interpreter's, wherever the benchmark runs from.
-ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
 
-# The line training.fit logs, which the benchmarks read the fitting time from.
-FIT = re.compile(r"fit took ([\d.]+) s")
+def python_env() -> dict:
+    """The environment for DVC runs: DVC and the stages' "python" must be this interpreter's,
+    wherever the benchmark (or test) runs from, even from a venv that is not activated."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+ENV = python_env()
+
+
+def machine() -> str:
+    """The CPU model and core count, so that timings can be read against the hardware."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = re.findall(r"model name\s*: (.+)", cpuinfo.read_text()) if cpuinfo.exists() else []
+    cpu = names[0] if names else platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def fit_timing(project: Path, model: str, level: str) -> dict:
+    """How long ``train@<model>-<level>`` (level "blind": ``train_blind@<model>``) took when it
+    last ran in ``project``: ``fit_seconds``, ``epochs_run`` and ``steps_per_epoch``, from the
+    log that the train stage writes beside the pipeline's outputs (logs/train/)."""
+    return json.loads((project / f"logs/train/{model}/{level}.json").read_text())
 
 
 def dvc_repro(project: Path, *targets: str) -> str:

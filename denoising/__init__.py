@@ -1,7 +1,19 @@
 """Denoising autoencoders for a folder of images, run as a DVC pipeline.
 
-The stage scripts in ``stages/`` are thin; the logic lives in these modules, which do no I/O on
-import and hold no global random state.
+The stage scripts in ``stages/`` are thin; the logic lives in this package, which does no I/O
+on import and holds no global random state. It has four wings around a shared hall:
+
+- the hall, these top-level modules: the vocabulary (``names``, which imports nothing), the model
+  card (``cards``), params, where data lives (``layout``), reading folders and images (``listing``,
+  ``images``, ``folders``), the row files (``rows``), safe writes (``files``), errors, the level
+  input (``noise_map``) and TensorFlow's quiet start (``quiet``);
+- ``command/``: ``denoise-images``, on the core dependencies only;
+- ``train/``: the plan, the feed, fit and save, the models and the noise;
+- ``score/``: metrics, the classical baselines and the figures;
+- ``experiments/``: ranking and searching DVC experiments, and the apply stage's choice.
+
+A wing imports the hall and never a stage; the hall imports no wing; nothing imports in a cycle
+(tests/test_architecture.py checks all three).
 """
 
 import os

@@ -1,10 +1,19 @@
-"""Model cards: a JSON sidecar beside each saved model that says how to use it correctly."""
+"""Model cards: a JSON sidecar (``card.json``) beside each saved model that says how to use it
+correctly. Written here by the train stage, and read here by every reader (``denoise-images``,
+the denoise stage, the apply stage's choice), always validated: a card that cannot be trusted
+stops the reader in one line that names the card and the key.
+"""
 
 import dataclasses
 import hashlib
 import json
 from importlib.metadata import version
 from pathlib import Path
+
+from denoising.errors import UserError
+from denoising.files import load_json
+
+CARD = "card.json"
 
 PACKAGES = ("keras", "tensorflow", "numpy", "pillow")
 
@@ -63,3 +72,73 @@ def model_card(
         "data_manifest_sha256": file_sha256(manifest),
         "packages": package_versions(),
     }
+
+
+def read_card(model: Path) -> tuple[Path, dict]:
+    """The model file and its card; a model without a card is refused, since nothing else says
+    what input it takes. The card is validated as strictly as ``params.yaml``."""
+    path = model / "model.keras" if model.is_dir() else model
+    if not path.is_file():
+        raise UserError(f"{model}: no model file here; give a model.keras or its folder")
+    card_path = path.with_name(CARD)
+    if not card_path.is_file():
+        raise UserError(
+            f"{path}: no card.json beside it; denoise-images only runs models trained by this "
+            "pipeline, whose card says what input they take"
+        )
+    return path, check_card(card_path)
+
+
+# What denoise-images reads from a card, and what each key must be.
+CARD_RULES = {
+    "model": (lambda v: isinstance(v, str) and v != "", "a model name (a non-empty string)"),
+    "input_shape": (
+        lambda v: (
+            v == "any"
+            or (
+                isinstance(v, list)
+                and len(v) == 3
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
+                and v[2] == 1
+            )
+        ),
+        '"any", or [height, width, 1] of positive integers',
+    ),
+    "size_multiple": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "an integer >= 1",
+    ),
+}
+
+
+def check_card(card_path: Path) -> dict:
+    """Read and validate a card: one ``UserError`` line naming the card and the key."""
+    try:
+        card = load_json(card_path)
+    except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError included
+        raise UserError(f"{card_path}: not a readable JSON model card ({error})") from None
+    if not isinstance(card, dict):
+        raise UserError(f"{card_path}: not a model card: expected a JSON object")
+    problems = []
+    for key, (check, allowed) in CARD_RULES.items():
+        if key not in card:
+            problems.append(f"{card_path}: {key}: missing; it must be {allowed}")
+        elif not check(card[key]):
+            value = card[key]
+            problems.append(f"{card_path}: {key}: {value!r} is not allowed; it must be {allowed}")
+    if not isinstance(card.get("level_input", False), bool):
+        value = card["level_input"]
+        problems.append(f"{card_path}: level_input: {value!r} is not allowed; it must be a bool")
+    if problems:
+        raise UserError("\n".join(problems))
+    return card
+
+
+def card_beside(model_file: Path) -> dict:
+    """The validated card beside ``model_file`` (a model.keras)."""
+    return check_card(Path(model_file).with_name(CARD))
+
+
+def takes_level(card: dict) -> bool:
+    """Whether the model takes the noise level as an extra input channel (noise_map.py)."""
+    return card.get("level_input", False)

@@ -129,6 +129,16 @@ class FolderCount:
     images: int
 
 
+def data_root(params: DataParams) -> Path:
+    """``data.dir``, which must be a folder (holding train/ and test/)."""
+    root = Path(params.dir)
+    if not root.is_dir():
+        raise UserError(
+            f"data.dir: folder '{root}' not found; it must be a folder holding train/ and test/"
+        )
+    return root
+
+
 def count_files(folder: Path) -> FolderCount:
     """Count the files under ``folder``: a first walk, so that the array can be sized."""
     files = images = 0
@@ -147,6 +157,17 @@ class SplitReport:
     files: int
     files_sha256: str
     skipped: list[dict]
+
+    def manifest_entry(self, split: str, shape: tuple) -> dict:
+        """The split's entry in the manifest, its arrays' images of ``shape``."""
+        return {
+            "count": self.files,
+            "rows": self.rows,
+            "image_shape": list(shape),
+            "files": f"{split}_files.jsonl",
+            "files_sha256": self.files_sha256,
+            "skipped": self.skipped,
+        }
 
 
 def write_split(

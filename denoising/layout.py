@@ -7,11 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from denoising.params import REAL
+from denoising.names import BLIND_SUFFIX, REAL, parse_level
 from denoising.rows import read_rows
 
-# Every data stage writes one array per split, named after it: train.npy and test.npy.
-SPLITS = ("train", "test")
 # With real noise, data.dir may hold clean references of the test images, with the same relative
 # names; preprocess reads them into test_clean.npy, and the scores are computed against them.
 REFERENCES = "test_clean"
@@ -24,16 +22,6 @@ MISSING_SCORES = (
 )
 
 
-def parse_level(text: str) -> float | str:
-    """A ``--level`` argument: a number, or "real" for images that are noisy already."""
-    return REAL if text == REAL else float(text)
-
-
-def level_name(level: float | str) -> str:
-    """A level as people read it: "0.5", or "real"."""
-    return level if isinstance(level, str) else f"{level:g}"
-
-
 def reference_file(clean_dir: Path, level: float | str) -> Path | None:
     """The clean test images that a level's results are scored against: the preprocessed test
     images for synthetic noise; for real noise, the references if data.dir had them, else None
@@ -42,10 +30,6 @@ def reference_file(clean_dir: Path, level: float | str) -> Path | None:
         return clean_dir / "test.npy"
     path = clean_dir / f"{REFERENCES}.npy"
     return path if path.is_file() else None
-
-
-# A blind model (one for every level) is scored as "<model>-blind", beside the per-level ones.
-BLIND_SUFFIX = "-blind"
 
 
 def scored_models(models: list[str], blind_models: list[str]) -> list[str]:

@@ -12,20 +12,20 @@ from typing import Any, ClassVar
 import yaml
 
 from denoising.errors import UserError
+from denoising.names import (
+    BASELINE_NAMES,
+    BEST,
+    BLIND,
+    COLORS,
+    REAL,
+    SELF_SUPERVISED,
+    TARGETS,
+)
 
 LOSSES = ("binary_crossentropy", "mse", "mae")
 SCHEDULES = ("constant", "cosine")
 NOISE_TYPES = ("gaussian", "poisson", "salt_and_pepper", "speckle")
-# "real": the images in data.dir are noisy already; nothing is added, and the one "level" is real.
-REAL = "real"
-# What a model learns to output: the clean image, a second noisy copy (Noise2Noise), or, from the
-# noisy images alone, their own masked pixels (Noise2Void, N2V2) or a neighbour sub-image
-# (Neighbor2Neighbor).
-TARGETS = ("clean", "noisy", "n2v", "n2v2", "ne2ne")
-SELF_SUPERVISED = ("n2v", "n2v2", "ne2ne")
 UNET_POOLS = ("max", "blur")
-# apply.model: best/<level> applies the method that compare measured best at that level.
-BEST = "best"
 # train.mixed_precision: off, float16 compute (true; GPUs), or bfloat16 (CPUs with AVX512-BF16
 # or AMX, and recent GPUs).
 BFLOAT16 = "bfloat16"
@@ -251,9 +251,6 @@ class DenoiseParams:
     tta: bool = _rule(lambda v: isinstance(v, bool), "true or false")
 
 
-BASELINE_NAMES = ("gaussian", "median", "tv", "nlm", "bm3d")
-
-
 def _baseline_list(value: Any) -> bool:
     return isinstance(value, list) and all(name in BASELINE_NAMES for name in value)
 
@@ -273,9 +270,6 @@ class VisualizeParams:
     baselines: list = _rule(_baseline_list, f"a list of names from {', '.join(BASELINE_NAMES)}")
 
 
-APPLY_COLORS = ("per-channel", "gray")
-
-
 @dataclass(frozen=True)
 class ApplyParams:
     model: str = _rule(
@@ -289,7 +283,7 @@ class ApplyParams:
     tile: int = _rule(lambda v: _is_int(v) and v >= 8, "an integer >= 8 (pixels)")
     overlap: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (pixels)")
     batch: int = _rule(_positive_int, "an integer >= 1")
-    color: str = _rule(lambda v: v in APPLY_COLORS, " or ".join(APPLY_COLORS))
+    color: str = _rule(lambda v: v in COLORS, " or ".join(COLORS))
     resize: bool = _rule(lambda v: isinstance(v, bool), "true or false")
 
 
@@ -395,7 +389,7 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
         if model == BEST:
             trained = level in {str(v) for v in noise.levels}
             where = "noise.levels"
-        elif level == "blind":
+        elif level == BLIND:
             trained = model in train.blind_models
             where = "train.blind_models"
         else:
@@ -411,7 +405,7 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
             problems.append(
                 f"{path}: apply.model: {apply.model!r} is not trained; it must be "
                 f"<model>/<level> with a model in {where}"
-                if level != "blind"
+                if level != BLIND
                 else f"{path}: apply.model: {apply.model!r} is not trained; its model must be "
                 f"in {where}"
             )

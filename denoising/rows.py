@@ -105,9 +105,13 @@ class RowFile:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def chunks(self) -> Iterator[slice]:
-        """Consecutive slices of rows that cover the file, each about ``CHUNK_BYTES``."""
+    def chunks(self, multiple: int = 1) -> Iterator[slice]:
+        """Consecutive slices of rows that cover the file, each about ``CHUNK_BYTES``, and a
+        whole number of ``multiple`` rows (all but the last): a model that predicts in batches
+        of ``multiple`` then sees the same batches, and gives the same bytes, however the file
+        is chunked."""
         step = max(1, CHUNK_BYTES // max(1, self.row_bytes))
+        step = max(multiple, step - step % multiple)
         for start in range(0, len(self), step):
             yield slice(start, min(start + step, len(self)))
 

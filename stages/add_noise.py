@@ -7,10 +7,10 @@ from pathlib import Path
 
 from denoising.errors import run_stage
 from denoising.files import atomic_dir
-from denoising.layout import SPLITS, level_name, parse_level
-from denoising.noise import add_noise, noise_rng
-from denoising.params import REAL, NoiseParams, load_section, load_seed
+from denoising.names import REAL, SPLITS, level_name, parse_level
+from denoising.params import NoiseParams, load_section, load_seed
 from denoising.rows import RowFile, RowWriter
+from denoising.train.noise import add_noise, noise_rng
 
 log = logging.getLogger("add_noise")
 

@@ -6,11 +6,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from denoising.choice import choose
-from denoising.denoise_images import main as denoise_images
+from denoising.command.denoise_images import main as denoise_images
 from denoising.errors import run_stage
+from denoising.experiments.choice import choose
 from denoising.files import load_json
-from denoising.params import BEST, ApplyParams, load_section
+from denoising.names import BEST
+from denoising.params import ApplyParams, load_section
 
 log = logging.getLogger("apply")
 

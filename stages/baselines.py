@@ -5,13 +5,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from denoising.baselines import run_method, subset_indices
 from denoising.errors import run_stage
 from denoising.files import atomic_dir, save_array, save_json
-from denoising.layout import level_name, parse_level, reference_file
-from denoising.metrics import estimated_sigma, method_scores
-from denoising.params import REAL, BaselinesParams, load_section, load_seed
+from denoising.layout import reference_file
+from denoising.names import REAL, level_name, parse_level
+from denoising.params import BaselinesParams, load_section, load_seed
 from denoising.rows import RowFile, read_rows
+from denoising.score.baselines import run_method, subset_indices
+from denoising.score.metrics import estimated_sigma, method_scores
 
 log = logging.getLogger("baselines")
 

@@ -13,8 +13,9 @@ from denoising.layout import (
     reference_file,
     scored_models,
 )
-from denoising.metrics import best_method, method_scores
-from denoising.params import REAL, TrainParams, load_section
+from denoising.names import REAL
+from denoising.params import TrainParams, load_section
+from denoising.score.metrics import best_method, method_scores
 
 
 def main(argv: list[str] | None = None) -> None:

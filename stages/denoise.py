@@ -2,17 +2,18 @@
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
-from denoising.ensemble import self_ensemble
+from denoising.cards import card_beside, takes_level
+from denoising.command.ensemble import self_ensemble
 from denoising.errors import UserError, run_stage
-from denoising.files import atomic_dir, load_json, save_json
-from denoising.layout import MISSING_SCORES, SPLITS, level_name, parse_level, reference_file
-from denoising.metrics import SplitScores
+from denoising.files import atomic_dir, save_json
+from denoising.layout import reference_file
+from denoising.names import REAL, level_name, parse_level
 from denoising.noise_map import with_level
-from denoising.params import REAL, DenoiseParams, load_section
-from denoising.rows import RowFile, RowWriter, read_rows
+from denoising.params import DenoiseParams, load_section
+from denoising.rows import RowFile
+from denoising.score.denoise_rows import change, denoise_rows
 
 log = logging.getLogger("denoise")
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     model = keras.saving.load_model(args.model, safe_mode=True)
-    told = load_json(args.model.with_name("card.json")).get("level_input", False)
+    told = takes_level(card_beside(args.model))
 
     def inputs(noisy):  # A model trained for many levels may be told this one.
         return with_level(noisy, args.level) if told else noisy
@@ -54,45 +55,20 @@ def main(argv: list[str] | None = None) -> None:
         predict = self_ensemble(predict)
     # Real noise may have no clean references: then only the estimated noise levels are given.
     reference = reference_file(args.clean_dir, args.level)
-    scores = SplitScores(sigma=args.level == REAL)
-    loss_sum, predict_seconds, test_images = 0.0, 0.0, 0
-    with atomic_dir(args.out_dir) as out_dir:
-        for split in SPLITS:
-            noisy_file = RowFile(args.noisy_dir / f"{split}.npy")
-            writer = RowWriter(out_dir / f"{split}.npy", len(noisy_file), noisy_file.shape[1:])
-            # Chunk by chunk, so a split larger than memory streams; the sample is one chunk.
-            for rows in noisy_file.chunks():
-                noisy = noisy_file[rows]
-                started = time.perf_counter()
-                denoised = predict(noisy)
-                predict_seconds += time.perf_counter() - started
-                writer.write(denoised)
-                if split == "test":
-                    clean = None if reference is None else read_rows(reference, rows)
-                    scores.add(clean, {"noisy": noisy, "denoised": denoised})
-                    test_images += len(noisy)
-                    if clean is not None:  # The model's own loss, without denoise.tta.
-                        batch = params.batch_size
-                        loss = model.evaluate(inputs(noisy), clean, batch_size=batch, verbose=0)
-                        loss_sum += float(loss) * len(clean)
-            writer.close()
 
-    metrics = {"model": args.model_name, "noise_level": args.level, "test_images": test_images}
-    if reference is None:
-        metrics["scores_missing"] = MISSING_SCORES
-    else:
-        metrics["test_loss"] = loss_sum / test_images
-    metrics.update(scores.means())
+    def evaluate(noisy, clean):  # The model's own loss, without denoise.tta.
+        return model.evaluate(inputs(noisy), clean, batch_size=params.batch_size, verbose=0)
+
+    with atomic_dir(args.out_dir) as out_dir:
+        real = args.level == REAL
+        batch = params.batch_size
+        done = denoise_rows(predict, evaluate, args.noisy_dir, out_dir, reference, real, batch)
+
+    metrics = done.metrics(args.model_name, args.level)
     save_json(args.metrics, metrics)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
-    log.info("predict took %.2f s", predict_seconds)
-    if reference is None:
-        change = "estimated sigma {sigma_noisy:.4f} -> {sigma_denoised:.4f}"
-    else:
-        change = "PSNR {psnr_noisy:.2f} -> {psnr_denoised:.2f} dB, SSIM {ssim_noisy:.3f} -> "
-        change += "{ssim_denoised:.3f}"
-    level = level_name(args.level)
-    log.info("%s at level %s: %s", args.model_name, level, change.format(**metrics))
+    log.info("predict took %.2f s", done.predict_seconds)
+    log.info("%s at level %s: %s", args.model_name, level_name(args.level), change(metrics))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ import logging
 import time
 from pathlib import Path
 
-from denoising.errors import UserError, run_stage
+from denoising.errors import run_stage
 from denoising.files import atomic_dir, save_json
 from denoising.folders import (
     check_disk_space,
     check_partners,
     count_files,
     cpu_count,
+    data_root,
     mapper,
     readers,
     write_split,
@@ -32,11 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_section(args.params, "data", DataParams)
     seed = load_seed(args.params)
 
-    root = Path(params.dir)
-    if not root.is_dir():
-        raise UserError(
-            f"data.dir: folder '{root}' not found; it must be a folder holding train/ and test/"
-        )
+    root = data_root(params)
     # A first walk counts the files, to size the arrays; the reading walks the folders again,
     # rather than keep a list of millions of names in memory.
     extra = {"references": (root / REFERENCES).is_dir(), "pairs": (root / SECOND).is_dir()}
@@ -58,30 +55,16 @@ def main(argv: list[str] | None = None) -> None:
                 params.on_error,
                 imap,
             )
-            manifest[split] = {
-                "count": report.files,
-                "rows": report.rows,
-                "image_shape": list(split_readers[split].shape),
-                "files": f"{split}_files.jsonl",
-                "files_sha256": report.files_sha256,
-                "skipped": report.skipped,
-            }
-            log.info(
-                "%s: %d images read into %d rows, %d files skipped",
-                split,
-                report.files,
-                report.rows,
-                len(report.skipped),
-            )
+            manifest[split] = report.manifest_entry(split, split_readers[split].shape)
+            counted = (report.files, report.rows, len(report.skipped))
+            log.info("%s: %d images read into %d rows, %d files skipped", split, *counted)
         for split, partner in (("test", REFERENCES), ("train", SECOND)):
             if partner in split_readers:
                 check_partners(root, out_dir, split, partner)
         save_json(out_dir / "manifest.json", manifest)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
-    files = sum(count.files for count in counts.values())
-    log.info(
-        "read %d files in %.2f s on %d workers", files, time.perf_counter() - started, workers
-    )
+    files, seconds = sum(count.files for count in counts.values()), time.perf_counter() - started
+    log.info("read %d files in %.2f s on %d workers", files, seconds, workers)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from denoising.errors import UserError, run_stage
 from denoising.files import atomic_dir, atomic_path, load_json, save_json
-from denoising.metrics import summary
 from denoising.params import NoiseParams, load_section
+from denoising.score.metrics import summary
 
 COLUMNS = ("noise_level", "method", "psnr", "ssim")
 log = logging.getLogger("summarize")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from denoising.cards import model_card
 from denoising.errors import run_stage
-from denoising.layout import parse_level
+from denoising.names import parse_level
 from denoising.params import (
     MODEL_NAMES,
     MODEL_PARAMS,
@@ -15,8 +15,8 @@ from denoising.params import (
     load_seed,
     training_for,
 )
-from denoising.resume import Backup, fingerprint
-from denoising.training import check_init, check_shapes, open_arrays, training_plan
+from denoising.train.plan import check_init, check_shapes, open_arrays, training_plan
+from denoising.train.resume import Backup, fingerprint
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--backup-dir", type=Path, help="where an interrupted run leaves what resumes it"
     )
     parser.add_argument("--loss-plot", type=Path, help="the losses per epoch, as a CSV")
+    parser.add_argument("--timings", type=Path, help="how long the fit took (a log, as JSON)")
     args = parser.parse_args(argv)
     if args.level is not None and args.noisy_dir is None:
         parser.error("--noisy-dir is required with --level")
@@ -60,13 +61,15 @@ def main(argv: list[str] | None = None) -> None:
     from denoising.quiet import load_tensorflow
 
     load_tensorflow()
-    from denoising.training import fit, save_loss_plot, save_trained
+    from denoising.train.fit import fit, save_loss_plot, save_timing, save_trained
 
     fitted = fit(args.model, model_params, params, arrays, corruption, seed, args.live_dir, backup)
     card = model_card(args.model, model_params, params, noise, corruption, seed, fitted, manifest)
     save_trained(args.model_dir, fitted.model, card)
     if args.loss_plot is not None:
         save_loss_plot(args.loss_plot, fitted.history)
+    if args.timings is not None:
+        save_timing(args.timings, fitted)
     backup.remove()
 
 

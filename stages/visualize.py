@@ -7,16 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from denoising.errors import UserError, run_stage
-from denoising.figures import sample_grid, score_label
 from denoising.files import atomic_path, load_array, load_json
-from denoising.layout import (
-    add_level_arguments,
-    level_name,
-    read_level,
-    reference_file,
-    scored_models,
-)
+from denoising.layout import add_level_arguments, read_level, reference_file, scored_models
+from denoising.names import level_name
 from denoising.params import TrainParams, VisualizeParams, load_section, load_seed
+from denoising.score.figures import sample_grid, score_label
 
 
 def main(argv: list[str] | None = None) -> None:

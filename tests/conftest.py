@@ -22,8 +22,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
     import keras
     from keras import layers
 
-    from denoising.models import build_model
     from denoising.params import ConvParams, DenseParams
+    from denoising.train.models import build_model
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(None, None, 1))

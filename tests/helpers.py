@@ -2,7 +2,6 @@
 and DVC run on it."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from bench.project import copy_pipeline
+from bench.project import copy_pipeline, python_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,7 +31,7 @@ def write_digit_like_images(folder: Path, count: int, seed: int, size: int = 32)
 
 def save_with_card(model, folder: Path, input_shape, multiple: int) -> Path:
     """Save a Keras model with the card that denoise-images needs beside it."""
-    from denoising.models import save_model
+    from denoising.train.models import save_model
 
     folder.mkdir(parents=True)
     save_model(model, folder / "model.keras")
@@ -48,10 +47,8 @@ def gradient(width: int = 40, height: int = 30) -> np.ndarray:
     ]
 
 
-def pipeline_env() -> dict:
-    """The environment for DVC runs: the stages' "python" and DVC itself must be this
-    interpreter's, wherever pytest runs from."""
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+# The environment for DVC runs: the stages' "python" and DVC itself must be this interpreter's.
+pipeline_env = python_env
 
 
 def run(args, cwd):

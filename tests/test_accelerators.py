@@ -14,8 +14,8 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 devices = [device.name for device in tf.config.list_logical_devices("CPU")]
 
-from denoising.accelerators import distribution_strategy
-from denoising.models import build_model
+from denoising.train.accelerators import distribution_strategy
+from denoising.train.models import build_model
 from denoising.params import ConvParams
 
 assert distribution_strategy("off", devices).num_replicas_in_sync == 1
@@ -29,8 +29,8 @@ history = model.fit(clean + 0.1, clean, epochs=2, batch_size=8, verbose=0)
 print("replicas", strategy.num_replicas_in_sync, "loss", history.history["loss"][-1])
 
 # The train stage's batches for blind, fresh-noise and streamed training come through tf.data.
-from denoising.batches import NoisyBatches
-from denoising.training import Corruption
+from denoising.train.batches import NoisyBatches
+from denoising.train.plan import Corruption
 
 batches = NoisyBatches(clean, Corruption("gaussian", 0.1, True, "clean"), 8, 0)
 history = model.fit(batches.dataset(2), epochs=2, steps_per_epoch=len(batches), verbose=0)

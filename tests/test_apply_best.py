@@ -8,8 +8,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from denoising.choice import choose
 from denoising.errors import UserError
+from denoising.experiments.choice import choose
 from denoising.params import validate_params
 from tests.helpers import REPO, gradient
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from denoising.baselines import METHODS, denoise_image, run_method, subset_indices
-from denoising.metrics import quality
-from denoising.params import BASELINE_NAMES
+from denoising.names import BASELINE_NAMES
+from denoising.score.baselines import METHODS, denoise_image, run_method, subset_indices
+from denoising.score.metrics import quality
 
 SETTINGS = {"gaussian_sigma": 1.0, "median_size": 3}
 

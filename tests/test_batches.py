@@ -1,7 +1,7 @@
 import numpy as np
 
-from denoising.batches import NoisyBatches, draw_levels, noisy_pair
-from denoising.training import Corruption
+from denoising.train.batches import NoisyBatches, draw_levels, noisy_pair
+from denoising.train.plan import Corruption
 
 CLEAN = np.random.default_rng(0).uniform(0.2, 0.8, size=(10, 8, 8, 1)).astype(np.float32)
 

@@ -1,5 +1,5 @@
-"""python -m denoising.best: experiments ranked by test PSNR with the params they changed, and
-a 2x2 grid run through DVC's queue, ranked, and the best applied."""
+"""python -m denoising.experiments.best: experiments ranked by test PSNR with the params they
+changed, and a 2x2 grid run through DVC's queue, ranked, and the best applied."""
 
 import shlex
 import subprocess
@@ -9,10 +9,10 @@ import time
 import pytest
 import yaml
 
-from denoising.best import rank, score, table
+from denoising.experiments.best import rank, score, table
 from tests.helpers import REPO, dvc, make_project, pipeline_env, write_digit_like_images
 
-# params.yaml's keys, dotted, as denoising.best reads them.
+# params.yaml's keys, dotted, as denoising.experiments.best reads them.
 SECTIONS = {"train.learning_rate", "models.conv.filters", "noise.levels"}
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from denoising.baselines import denoise_image
-from denoising.denoise_images import main
+from denoising.command.denoise_images import main
+from denoising.score.baselines import denoise_image
 from tests.test_command_safety import refused
 
 CLEAN = np.tile(np.linspace(0.2, 0.8, 48, dtype=np.float32), (40, 1))

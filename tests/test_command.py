@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from denoising.denoise_images import main
+from denoising.command.denoise_images import main
+from denoising.command.tiles import (
+    Tiling,
+    pad_to_multiple,
+    predict_bands,
+    predict_tiled,
+    receptive_radius,
+)
 from denoising.errors import UserError
-from denoising.tiles import Tiling, pad_to_multiple, predict_bands, predict_tiled, receptive_radius
 from tests.helpers import gradient, pipeline_env
 
 
@@ -95,7 +101,7 @@ def test_a_model_without_a_card_is_refused_in_one_line(tmp_path, models, capsys)
     (bare / "model.keras").write_bytes((models["conv"] / "model.keras").read_bytes())
     Image.fromarray(gradient()).save(tmp_path / "in.png")
     with pytest.raises(SystemExit) as stopped:
-        from denoising.denoise_images import entry_point
+        from denoising.command.denoise_images import entry_point
 
         sys.argv = [
             "denoise-images",
@@ -287,7 +293,7 @@ def test_sigma_goes_with_models_that_take_a_level_only(tmp_path, models):
 def test_the_level_is_estimated_on_the_middle_of_a_large_image(tmp_path, monkeypatch, capsys):
     """Only the middle (ESTIMATE_SIDE rows and columns) is read for the estimate: here the noise
     is there alone, so the estimate is its sigma, not a mean diluted by the flat border."""
-    import denoising.denoise_images as command
+    import denoising.command.denoise_images as command
 
     monkeypatch.setattr(command, "ESTIMATE_SIDE", 32)
     pixels = np.full((96, 96), 0.5)

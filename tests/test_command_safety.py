@@ -12,8 +12,8 @@ import pytest
 from keras import layers
 from PIL import Image
 
-from denoising import denoise_images
-from denoising.denoise_images import entry_point, main
+from denoising.command import denoise_images
+from denoising.command.denoise_images import entry_point, main
 from tests.helpers import gradient, save_with_card
 
 

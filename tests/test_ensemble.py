@@ -3,8 +3,8 @@
 import numpy as np
 from PIL import Image
 
-from denoising.denoise_images import main
-from denoising.ensemble import self_ensemble
+from denoising.command.denoise_images import main
+from denoising.command.ensemble import self_ensemble
 from tests.helpers import gradient
 
 BATCH = np.random.default_rng(0).random((3, 12, 20, 1)).astype(np.float32)

@@ -59,6 +59,10 @@ def test_row_writer_fills_and_cuts_to_the_rows_written(tmp_path, array_file, mon
     monkeypatch.setattr("denoising.rows.CHUNK_BYTES", 4 * 3 * 4 * 7)  # 7 rows a chunk
     chunks = list(RowFile(tmp_path / "b.npy").chunks())
     assert chunks[0] == slice(0, 7) and chunks[-1] == slice(49, 50) and len(chunks) == 8
+    # Whole batches: 7 rows round down to 6 for batches of 3, and up to one batch of 8.
+    chunks = list(RowFile(tmp_path / "b.npy").chunks(3))
+    assert chunks[0] == slice(0, 6) and chunks[-1] == slice(48, 50) and len(chunks) == 9
+    assert list(RowFile(tmp_path / "b.npy").chunks(8))[:2] == [slice(0, 8), slice(8, 16)]
 
 
 @pytest.mark.parametrize(("capacity", "count"), [(10, 7), (100_000, 3), (10**7, 0)])

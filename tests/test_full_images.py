@@ -5,8 +5,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from denoising.denoise_images import main
-from denoising.full_images import load_full
+from denoising.command.denoise_images import main
+from denoising.command.full_images import load_full
 from tests.helpers import gradient
 
 RNG = np.random.default_rng(7)

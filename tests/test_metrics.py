@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from denoising.metrics import MAX_PSNR, best_method, psnr, quality, ssim
+from denoising.score.metrics import MAX_PSNR, best_method, psnr, quality, ssim
 
 
 def test_identical_images_score_the_cap_and_ssim_one():
@@ -41,7 +41,7 @@ def test_the_best_method_is_the_highest_psnr_never_the_noisy_input():
 
 
 def test_figure_rows_are_labelled_with_their_scores():
-    from denoising.figures import score_label
+    from denoising.score.figures import score_label
 
     assert score_label("unet", {"psnr": 20.017, "ssim": 0.8712}) == "unet\n20.0 dB, 0.87"
     assert score_label("bm3d", {"sigma": 0.00412}) == "bm3d\nsigma 0.004"
@@ -49,7 +49,8 @@ def test_figure_rows_are_labelled_with_their_scores():
 
 
 def test_summary_is_a_small_table_per_method_and_one_of_the_best():
-    from denoising.metrics import BEST, summary
+    from denoising.names import BEST_TABLE as BEST
+    from denoising.score.metrics import summary
 
     compared = {
         "0.3": {

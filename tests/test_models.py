@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from denoising.models import BUILDERS, build_model, save_model
 from denoising.params import (
     MODEL_NAMES,
     ConvParams,
@@ -12,6 +11,7 @@ from denoising.params import (
     UnetParams,
     training_for,
 )
+from denoising.train.models import BUILDERS, build_model, save_model
 
 # Tiny settings, so each model builds and runs in well under a second.
 TINY = {
@@ -142,7 +142,7 @@ def test_saved_model_has_the_same_bytes_each_time_and_loads_safely(tmp_path):
 
 def test_train_refuses_shapes_the_model_cannot_take_in_one_line():
     from denoising.errors import UserError
-    from denoising.training import check_shapes
+    from denoising.train.plan import check_shapes
 
     conv, dense = ConvParams(filters=[4, 4]), TINY["dense"]
     check_shapes("conv", conv, (64, 64), (128, 128))  # patches and larger test crops: fine

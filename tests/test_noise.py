@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from denoising.layout import SPLITS
-from denoising.noise import NOISE_MODELS, add_noise, noise_rng
+from denoising.names import SPLITS
 from denoising.params import NOISE_TYPES
+from denoising.train.noise import NOISE_MODELS, add_noise, noise_rng
 
 # Statistics on a large sample: a mid-grey image, 200 x 28 x 28 = 156,800 pixels.
 GREY = np.full((200, 28, 28, 1), 0.5, dtype=np.float32)

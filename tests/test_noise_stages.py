@@ -10,7 +10,8 @@ import yaml
 
 from denoising.errors import UserError
 from denoising.files import load_array
-from denoising.params import NOISE_TYPES, SELF_SUPERVISED
+from denoising.names import SELF_SUPERVISED
+from denoising.params import NOISE_TYPES
 from tests.helpers import REPO, write_digit_like_images
 
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from denoising.denoise_images import main
+from denoising.command.denoise_images import main
+from denoising.command.full_images import load_full
 from denoising.folders import Reader, count_files, mapper, write_split
-from denoising.full_images import load_full
 from denoising.images import ImageTooLarge, open_image
 from denoising.listing import NOT_REGULAR
 from tests.helpers import REPO, stage_process, write_digit_like_images

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from denoising.errors import UserError
-from denoising.resume import FINGERPRINT, LOGS, METADATA, WEIGHTS, Backup
+from denoising.train.resume import FINGERPRINT, LOGS, METADATA, WEIGHTS, Backup
 from tests.helpers import REPO, dvc, make_project, pipeline_env, write_digit_like_images
 
 EPOCHS = 30

@@ -4,10 +4,16 @@ Neighbor2Neighbor sub-sampler and its trainer, and N2V2's U-Net switches."""
 import numpy as np
 import pytest
 
-from denoising.batches import NoisyBatches
-from denoising.blindspot import OFFSETS, blind_spot_pair, mask_positions, masked_loss, neighbours
-from denoising.neighbors import build_trainer, neighbor_masks, neighbor_pair, subsample
-from denoising.training import Corruption
+from denoising.train.batches import NoisyBatches
+from denoising.train.blindspot import (
+    OFFSETS,
+    blind_spot_pair,
+    mask_positions,
+    masked_loss,
+    neighbours,
+)
+from denoising.train.neighbors import build_trainer, neighbor_masks, neighbor_pair, subsample
+from denoising.train.plan import Corruption
 
 # Every pixel a distinct value, so a value names the position it came from.
 DISTINCT = np.arange(3 * 16 * 12, dtype=np.float32).reshape(3, 16, 12, 1) / 1000
@@ -124,8 +130,8 @@ def test_self_supervised_batches_never_need_clean_images():
 def test_neighbor2neighbor_loss_is_the_papers():
     import keras
 
-    from denoising.models import build_unet
     from denoising.params import UnetParams
+    from denoising.train.models import build_unet
 
     keras.utils.set_random_seed(0)
     denoiser = build_unet((None, None, 1), UnetParams(depth=2, base_filters=4))
@@ -153,8 +159,8 @@ def test_neighbor2neighbor_loss_is_the_papers():
 def test_n2v2_unet_switches_keep_the_image_size(switches):
     import keras
 
-    from denoising.models import build_unet
     from denoising.params import UnetParams
+    from denoising.train.models import build_unet
 
     params = UnetParams(depth=2, base_filters=4, **switches)
     model = build_unet((None, None, 1), params)

@@ -1,11 +1,11 @@
-"""python -m denoising.tune: the space file's checks, and the search with the DVC experiments
-replaced by a scoring function (the e2e test in test_best.py runs real ones)."""
+"""python -m denoising.experiments.tune: the space file's checks, and the search with the DVC
+experiments replaced by a scoring function (the e2e test in test_best.py runs real ones)."""
 
 import pytest
 import yaml
 
-from denoising import tune
 from denoising.errors import UserError
+from denoising.experiments import tune
 
 SPACE = {
     "search": {

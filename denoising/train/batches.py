@@ -4,15 +4,17 @@ alone: blind-spot (Noise2Void, N2V2) and Neighbor2Neighbor pairs."""
 
 import math
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from denoising.blindspot import BLIND_SPOT_MODES, blind_spot_pair
-from denoising.neighbors import neighbor_pair
-from denoising.noise import add_noise
+from denoising.names import SELF_SUPERVISED
 from denoising.noise_map import with_level
-from denoising.training import Corruption
+from denoising.train.blindspot import BLIND_SPOT_MODES, blind_spot_pair
+from denoising.train.neighbors import neighbor_pair
+from denoising.train.noise import add_noise
+from denoising.train.plan import Corruption, TrainingArrays
 
 
 def draw_levels(levels, count: int, rng: np.random.Generator):
@@ -158,3 +160,66 @@ class NoisyBatches:
         steps = tf.data.Dataset.range(len(self) * start, len(self) * epochs)
         batches = steps.map(load, num_parallel_calls=threads, deterministic=True)
         return batches.prefetch(threads)
+
+
+@dataclass
+class Feed:
+    """What ``model.fit`` takes: inputs and targets (arrays), or a dataset of batches (targets
+    None, with ``steps`` batches an epoch), and the validation data."""
+
+    inputs: object
+    targets: np.ndarray | None
+    validation: object
+    steps: int | None
+
+
+def training_feed(
+    arrays: TrainingArrays,
+    corruption: Corruption,
+    params,
+    seed: int,
+    rows: tuple[np.ndarray, np.ndarray],
+    start: int = 0,
+) -> Feed:
+    """The training and validation pairs for ``arrays`` under ``corruption``, from the (fit,
+    validation) ``rows`` of ``split_indices``. Fixed noise in memory: arrays, as Keras batches
+    them best. Otherwise (streamed, blind, fresh noise or augmented): batches made by threads
+    through tf.data, with noise drawn per batch where none is fixed; streamed validation batches
+    are read the same way, the same every epoch. With target "noisy", validation pairs are noisy
+    too, so no clean image is ever used. The self-supervised targets train on the fixed noisy
+    copies alone, with masks drawn per batch (and fixed for validation). A resumed training's
+    batches ``start`` at its next epoch."""
+    clean, noisy = arrays.clean, arrays.noisy
+    fit_rows, val_rows = rows
+    masked = corruption.target in SELF_SUPERVISED
+    # Blind models have no fixed noisy copies: their noise is always drawn per batch. Noise is
+    # never fresh without clean images.
+    fresh = (params.fresh_noise or noisy is None) and not masked
+
+    def pair(rows: np.ndarray, stream: int):
+        """Fixed (input, target) for ``rows``, from a generator seeded with (seed, stream)."""
+        given = None if noisy is None else noisy[rows]
+        images = None if clean is None else clean[rows]
+        return noisy_pair(images, corruption, np.random.default_rng([seed, stream]), given)
+
+    if not (arrays.streamed or fresh or params.augment or masked):
+        inputs, targets = pair(fit_rows, stream=0)
+        return Feed(inputs, targets, pair(val_rows, stream=1), None)
+    given = None if fresh else noisy
+    batches = NoisyBatches(
+        clean,
+        corruption,
+        params.batch_size,
+        seed,
+        noisy=given,
+        rows=fit_rows,
+        augment=params.augment,
+    )
+    if arrays.streamed:
+        fixed = NoisyBatches(
+            clean, corruption, params.batch_size, seed + 1, noisy=noisy, rows=val_rows, fresh=False
+        )
+        validation = fixed.dataset()
+    else:
+        validation = pair(val_rows, stream=1)
+    return Feed(batches.dataset(params.epochs, start=start), None, validation, len(batches))

@@ -1,7 +1,7 @@
-"""python -m denoising.tune: an adaptive search over params with Optuna, each trial a DVC
-experiment; unpromising trials are pruned after a short run.
+"""python -m denoising.experiments.tune: an adaptive search over params with Optuna, each trial
+a DVC experiment; unpromising trials are pruned after a short run.
 
-    python -m denoising.tune --trials 8 --space tune.yaml [--level 0.5] [--method unet]
+    python -m denoising.experiments.tune --trials 8 --space tune.yaml [--level 0.5] [--method unet]
 
 The space file (YAML) names the params to search, the params every trial sets, and how to prune:
 
@@ -16,7 +16,7 @@ The space file (YAML) names the params to search, the params every trial sets, a
       short: 3
 
 Each trial runs `dvc exp run --temp --name <study>-<n>` with its params (the workspace is left as
-it is) and is scored as ``python -m denoising.best`` scores: test PSNR from
+it is) and is scored as ``python -m denoising.experiments.best`` scores: test PSNR from
 ``metrics/summary/``. With ``prune``, a trial first runs as ``<study>-<n>-short`` with that
 param at ``short``; a trial whose short score is below the median of the earlier trials' stops
 there (Optuna's median pruner). The sampler is seeded (``--seed``), and so is every training,
@@ -30,8 +30,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from denoising.best import score
 from denoising.errors import UserError, run_stage
+from denoising.experiments.best import score
 
 
 class TrialFailed(Exception):
@@ -154,7 +154,7 @@ def objective(space: dict, args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m denoising.tune",
+        prog="python -m denoising.experiments.tune",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],

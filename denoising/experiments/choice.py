@@ -8,15 +8,12 @@ level as sigma. Methods it cannot run (the Gaussian and median filters, models n
 passed over, in PSNR order, and said so; if none is left, one line says why.
 """
 
-import json
 from pathlib import Path
 
-from denoising.denoise_images import CLASSICAL
+from denoising.cards import read_card, takes_level
 from denoising.errors import UserError
-from denoising.metrics import ranked_methods
-from denoising.params import REAL
-
-BLIND = "-blind"
+from denoising.names import BLIND, BLIND_SUFFIX, CLASSICAL, REAL
+from denoising.score.metrics import ranked_methods
 
 
 def arguments(method: str, level: str, models_dir: Path) -> list[str] | None:
@@ -24,11 +21,12 @@ def arguments(method: str, level: str, models_dir: Path) -> list[str] | None:
     the model folders write it: "0.5", "real"), or None if it cannot."""
     if method in CLASSICAL:
         return None if level == REAL else [method, "--sigma", level]
-    model, blind = (method[: -len(BLIND)], True) if method.endswith(BLIND) else (method, False)
-    folder = models_dir / model / ("blind" if blind else level)
+    blind = method.endswith(BLIND_SUFFIX)
+    model = method.removesuffix(BLIND_SUFFIX)
+    folder = models_dir / model / (BLIND if blind else level)
     if not (folder / "model.keras").is_file():
         return None
-    told = blind and json.loads((folder / "card.json").read_text()).get("level_input", False)
+    told = blind and takes_level(read_card(folder)[1])
     return [str(folder), *(["--sigma", level] if told and level != REAL else [])]
 
 

@@ -32,10 +32,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from denoising.ensemble import self_ensemble
-from denoising.errors import UserError, run_stage
-from denoising.files import atomic_path, load_json
-from denoising.full_images import (
+from denoising.cards import read_card, takes_level
+from denoising.command.ensemble import self_ensemble
+from denoising.command.full_images import (
     FORMATS,
     FullImage,
     format_problem,
@@ -45,13 +44,17 @@ from denoising.full_images import (
     result_dtype,
     save_image,
 )
+from denoising.command.tiles import Tiling, predict_bands, receptive_radius
+from denoising.errors import UserError, run_stage
+from denoising.files import atomic_path
 from denoising.images import READ_ERRORS
 from denoising.listing import irregular_reason, list_files, skip_reason
+from denoising.names import CLASSICAL, COLORS
 from denoising.noise_map import conditioned, with_level
-from denoising.tiles import Tiling, predict_bands, receptive_radius
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's arguments, as ``--help`` shows them."""
     parser = argparse.ArgumentParser(
         prog="denoise-images",
         description=__doc__.split("\n\n")[0],
@@ -68,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=8, help="tiles per model call (8)")
     parser.add_argument(
         "--color",
-        choices=("per-channel", "gray"),
+        choices=COLORS,
         default="per-channel",
         help="colour images: denoise R, G and B each (per-channel), or convert to grey first",
     )
@@ -108,6 +111,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="replace results that already exist in OUTDIR (never an input image)",
     )
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, checked: a value out of range stops the command in one line."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.resize = args.resize == "true"  # "--resize false" too, for params templated by DVC
     if args.tile < 8:
@@ -121,68 +130,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.sigma is not None and not 0 <= args.sigma <= 1:
         parser.error(f"--sigma: {args.sigma} must be between 0 and 1 (0.1 is 25.5 of 255)")
     return args
-
-
-def read_card(model: Path) -> tuple[Path, dict]:
-    """The model file and its card; a model without a card is refused, since nothing else says
-    what input it takes. The card is validated as strictly as ``params.yaml``."""
-    path = model / "model.keras" if model.is_dir() else model
-    if not path.is_file():
-        raise UserError(f"{model}: no model file here; give a model.keras or its folder")
-    card_path = path.with_name("card.json")
-    if not card_path.is_file():
-        raise UserError(
-            f"{path}: no card.json beside it; denoise-images only runs models trained by this "
-            "pipeline, whose card says what input they take"
-        )
-    return path, check_card(card_path)
-
-
-# Classical methods the command runs in place of a model (the baselines stage's, told sigma).
-CLASSICAL = ("bm3d", "nlm", "tv")
-# What denoise-images reads from a card, and what each key must be.
-CARD_RULES = {
-    "model": (lambda v: isinstance(v, str) and v != "", "a model name (a non-empty string)"),
-    "input_shape": (
-        lambda v: (
-            v == "any"
-            or (
-                isinstance(v, list)
-                and len(v) == 3
-                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
-                and v[2] == 1
-            )
-        ),
-        '"any", or [height, width, 1] of positive integers',
-    ),
-    "size_multiple": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-        "an integer >= 1",
-    ),
-}
-
-
-def check_card(card_path: Path) -> dict:
-    """Read and validate a card: one ``UserError`` line naming the card and the key."""
-    try:
-        card = load_json(card_path)
-    except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError included
-        raise UserError(f"{card_path}: not a readable JSON model card ({error})") from None
-    if not isinstance(card, dict):
-        raise UserError(f"{card_path}: not a model card: expected a JSON object")
-    problems = []
-    for key, (check, allowed) in CARD_RULES.items():
-        if key not in card:
-            problems.append(f"{card_path}: {key}: missing; it must be {allowed}")
-        elif not check(card[key]):
-            value = card[key]
-            problems.append(f"{card_path}: {key}: {value!r} is not allowed; it must be {allowed}")
-    if not isinstance(card.get("level_input", False), bool):
-        value = card["level_input"]
-        problems.append(f"{card_path}: level_input: {value!r} is not allowed; it must be a bool")
-    if problems:
-        raise UserError("\n".join(problems))
-    return card
 
 
 def load_model(path: Path, card: dict):
@@ -202,7 +149,7 @@ def load_model(path: Path, card: dict):
         ) from None
     card_path = path.with_name("card.json")
     shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else None
-    channels = 1 + card.get("level_input", False)  # Grey, and the noise level if it takes one.
+    channels = 1 + takes_level(card)  # Grey, and the noise level if it takes one.
     if shape is None or len(shape) != 3 or shape[2] != channels:
         wanted = "one grey channel" + " and the noise level" * (channels - 1)
         raise UserError(f"{path}: takes inputs {shape}; its card says it takes {wanted}")
@@ -386,7 +333,7 @@ def check_size(path: Path, size: tuple[int, int], card: dict, resize: bool) -> N
 def check_sigma(card: dict, sigma: float | None) -> None:
     """--sigma goes with a model only if it takes a noise level; a level it can estimate
     (Gaussian noise) may be left out."""
-    if card.get("level_input", False):
+    if takes_level(card):
         noise = card.get("noise", {}).get("type", "gaussian")
         if sigma is None and noise != "gaussian":
             raise UserError(
@@ -427,18 +374,19 @@ def image_level(path: Path, image: FullImage, sigma: float | None) -> float:
 
 
 def classical(method: str, sigma: float | None):
-    """The denoise function for a classical method: each frame and channel denoised whole."""
+    """How a classical method denoises one image, ``run(path, image, dtype)``: each frame and
+    channel whole."""
     if sigma is None:
         raise UserError(f"{method}: give the noise level with --sigma (0.1 is 25.5 of 255)")
     try:
-        from denoising.baselines import denoise_image
+        from denoising.score.baselines import denoise_image
     except ImportError as error:
         raise UserError(
             f"{method}: needs the pipeline's extras ({error.name} is missing); "
             "pip install '.[pipeline]'"
         ) from None
 
-    def run(image: FullImage, dtype: str) -> FullImage:
+    def run(path: Path, image: FullImage, dtype: str) -> FullImage:
         frames, height, _, channels = image.shape
         result = np.empty((*image.shape[:3], channels), dtype=dtype)
         for frame in range(frames):
@@ -451,48 +399,48 @@ def classical(method: str, sigma: float | None):
     return run
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    if args.out_dir.exists() and not args.out_dir.is_dir():
-        raise UserError(f"-o {args.out_dir}: is a file; -o must be a folder (made if missing)")
-    method = str(args.model) if str(args.model) in CLASSICAL and not args.model.exists() else None
-    if method is None:
-        model_path, card = read_card(args.model)
-        check_sigma(card, args.sigma)
-    else:
-        run_classical = classical(method, args.sigma)
-        card = {"model": method, "input_shape": "any", "size_multiple": 1}
-    found, skipped = list_inputs(args.inputs)
-    if not found:
-        raise UserError("no image files among the inputs")
-    targets = output_paths(found, args.inputs, args.out_dir, args.overwrite, args.format)
-    if method is None:
-        model = load_model(model_path, card)
+def check_tta(args: argparse.Namespace, method: str | None, card: dict) -> None:
+    """--tta needs a model whose input keeps its shape when it is turned."""
+    if args.tta and method is not None:
+        raise UserError(f"--tta: {method} has no orientation to average away; leave --tta out")
+    shape = card["input_shape"]
+    if args.tta and shape != "any" and shape[0] != shape[1]:
+        raise UserError(
+            f"--tta: model '{card['model']}' takes only {shape[1]}x{shape[0]} "
+            "images, which turn into another shape when rotated; leave --tta out"
+        )
+
+
+def model_denoiser(model_path: Path, card: dict, args: argparse.Namespace):
+    """Load the model and return how it denoises one image: ``run(path, image, dtype)``, told
+    the image's level if it takes one, self-ensembled with --tta, in tiles for a fully
+    convolutional model."""
+    model = load_model(model_path, card)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(batch))
 
     def predict_at(level: float | None):
-        """The model as it denoises an image: told ``level`` if it takes one; self-ensembled
-        with --tta."""
         told = predict if level is None else conditioned(predict, level)
         return self_ensemble(told) if args.tta else told
 
-    if args.tta and method is not None:
-        raise UserError(f"--tta: {method} has no orientation to average away; leave --tta out")
-    if args.tta:
-        shape = card["input_shape"]
-        if shape != "any" and shape[0] != shape[1]:
-            raise UserError(
-                f"--tta: model '{card['model']}' takes only {shape[1]}x{shape[0]} "
-                "images, which turn into another shape when rotated; leave --tta out"
-            )
-    told = card.get("level_input", False)
+    told = takes_level(card)
     tiling = None
-    if method is None and card["input_shape"] == "any":
+    if card["input_shape"] == "any":
         # How far a pixel's influence reaches is the network's; any level shows it.
         tiling = plan_tiling(predict_at(0.1 if told else None), card, args)
-    started, pixels, done = time.perf_counter(), 0, 0
+
+    def run(path: Path, image: FullImage, dtype: str) -> FullImage:
+        level = image_level(path, image, args.sigma) if told else None
+        return denoise(image, predict_at(level), card, tiling, dtype)
+
+    return run
+
+
+def denoise_files(found, targets, run, card: dict, args, skipped: list[dict]) -> tuple[int, int]:
+    """Denoise each file into its target with ``run``, atomically; unreadable files and those
+    the chosen format cannot hold are added to ``skipped``. The images done, and their pixels."""
+    pixels, done = 0, 0
     for (path, _), target in tqdm(
         list(zip(found, targets, strict=True)), desc="denoising", unit="image", disable=None
     ):
@@ -510,17 +458,34 @@ def main(argv: list[str] | None = None) -> None:
         warning = domain_warning(path, image.shape[1:3], card)
         if warning is not None:
             tqdm.write(warning, file=sys.stderr)
-        dtype = result_dtype(image, chosen)
-        if method is None:
-            level = image_level(path, image, args.sigma) if told else None
-            result = denoise(image, predict_at(level), card, tiling, dtype)
-        else:
-            result = run_classical(image, dtype)
+        result = run(path, image, result_dtype(image, chosen))
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, overwrite=args.overwrite) as temporary:
             save_image(temporary, result, chosen)
         pixels += image.pixels
         done += 1
+    return done, pixels
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise UserError(f"-o {args.out_dir}: is a file; -o must be a folder (made if missing)")
+    method = str(args.model) if str(args.model) in CLASSICAL and not args.model.exists() else None
+    if method is None:
+        model_path, card = read_card(args.model)
+        check_sigma(card, args.sigma)
+    else:
+        run_classical = classical(method, args.sigma)
+        card = {"model": method, "input_shape": "any", "size_multiple": 1}
+    found, skipped = list_inputs(args.inputs)
+    if not found:
+        raise UserError("no image files among the inputs")
+    targets = output_paths(found, args.inputs, args.out_dir, args.overwrite, args.format)
+    check_tta(args, method, card)
+    run = run_classical if method is not None else model_denoiser(model_path, card, args)
+    started = time.perf_counter()
+    done, pixels = denoise_files(found, targets, run, card, args, skipped)
     seconds = time.perf_counter() - started
     for entry in skipped:
         print(f"skipped {entry['file']}: {entry['reason']}", file=sys.stderr)

@@ -1,7 +1,8 @@
-"""python -m denoising.best: the experiments ranked by test PSNR, with the params each changed;
-``--apply`` puts the best one's params and results in the workspace (`dvc exp apply`).
+"""python -m denoising.experiments.best: the experiments ranked by test PSNR, with the params
+each changed; ``--apply`` puts the best one's params and results in the workspace
+(`dvc exp apply`).
 
-    python -m denoising.best [--level 0.5] [--method unet] [--apply]
+    python -m denoising.experiments.best [--level 0.5] [--method unet] [--apply]
 
 Scores come from ``metrics/summary/<method>.json`` (on the test subset that ``best.json`` there
 counts), as `dvc exp show` lists them.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from denoising.errors import UserError, run_stage
-from denoising.params import BASELINE_NAMES
+from denoising.names import BASELINE_NAMES
 
 PSNR = "psnr."
 SUMMARY = "metrics/summary/"
@@ -155,7 +156,7 @@ def params_keys() -> set[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m denoising.best", description=__doc__.split("\n\n")[0]
+        prog="python -m denoising.experiments.best", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--level", help="score at this noise level (default: mean of levels)")
     parser.add_argument("--method", help="score this method (default: the best trained model)")

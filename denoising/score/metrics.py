@@ -7,6 +7,8 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import estimate_sigma
 
+from denoising.names import BEST_TABLE
+
 DATA_RANGE = 1.0
 # PSNR is infinite for an exact copy. JSON has no infinity, so identical images score this cap.
 MAX_PSNR = 100.0
@@ -92,18 +94,13 @@ def best_method(scores: dict) -> str:
     return ranked_methods(scores)[0][0]
 
 
-# The summary's table of the best method per level. No method has this name: models and
-# baselines come from fixed lists of names (denoising.params).
-BEST = "best"
-
-
 def summary(compared: dict[str, dict]) -> dict[str, dict]:
     """The tables that `dvc metrics show` and `dvc exp show` list, from compare's scores by
     level (``compared``: level -> metrics/compare/<level>.json). One per method, the noisy input
     too: {"psnr": {level: dB}, "ssim": {level: ...}}, or at levels without scores (real noise
-    without references) {"sigma": {level: the estimated sigma}}. And ``BEST``: the best method
-    per level, and the number of test images every score is an average over. A table per method
-    makes `dvc metrics show` a row per method and a column per level."""
+    without references) {"sigma": {level: the estimated sigma}}. And ``BEST_TABLE``: the best
+    method per level, and the number of test images every score is an average over. A table per
+    method makes `dvc metrics show` a row per method and a column per level."""
     tables: dict[str, dict] = {}
     best: dict = {}
     for level, scores in compared.items():
@@ -115,7 +112,8 @@ def summary(compared: dict[str, dict]) -> dict[str, dict]:
         if "best_method" in scores:
             best[level] = scores["best_method"]
     images = sorted({scores["images"] for scores in compared.values()})
-    tables[BEST] = {"test_images": images[0] if len(images) == 1 else "/".join(map(str, images))}
+    counted = images[0] if len(images) == 1 else "/".join(map(str, images))
+    tables[BEST_TABLE] = {"test_images": counted}
     if best:
-        tables[BEST]["best"] = best
+        tables[BEST_TABLE]["best"] = best
     return tables

@@ -1,0 +1,2 @@
+"""Scoring: image quality (``metrics``), the classical denoisers compared against
+(``baselines``), and the figures (``figures``)."""

@@ -10,7 +10,6 @@ bytes per pixel, with its run time. The numbers in docs come from this script.
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -22,14 +21,15 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.project import machine  # noqa: E402
 from denoising.quiet import load_tensorflow  # noqa: E402
 
 
 def build_model(folder: Path) -> None:
     """The default conv model with the card that denoise-images reads."""
     load_tensorflow()
-    from denoising.models import build_model, save_model
     from denoising.params import ConvParams
+    from denoising.train.models import build_model, save_model
 
     params = ConvParams(filters=[32, 32])
     model = build_model("conv", params, (28, 28, 1), 1e-3, "mse")
@@ -69,7 +69,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="denoise-memory-"))
     build_model(work / "model")
     script = Path(sys.executable).parent / "denoise-images"
-    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(f"# {machine()}")
     print(f"{'megapixels':>10} {'peak MB':>9} {'bytes/pixel':>12} {'seconds':>8}")
     for megapixels in args.megapixels:
         image = work / f"{megapixels:g}mp.png"

@@ -36,9 +36,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.project import ENV, FIT, copy_pipeline, dvc_repro  # noqa: E402
-from bench.quality import machine  # noqa: E402
-from denoising.metrics import quality  # noqa: E402
+from bench.project import ENV, copy_pipeline, dvc_repro, fit_timing, machine  # noqa: E402
+from denoising.score.metrics import quality  # noqa: E402
 
 RECIPE = Path(__file__).with_name("photo_recipe.yaml")
 
@@ -93,7 +92,8 @@ def train(
     copy_pipeline(project, update)
     stage, folder = f"train@{model}-{level}", project / f"models/{model}/{level}"
     if epochs is None:
-        first = float(FIT.search(dvc_repro(project, stage))[1])
+        dvc_repro(project, stage)
+        first = fit_timing(project, model, str(level))["fit_seconds"]
         epochs = max(1, int(minutes * 60 // first))
         print(f"sigma {sigma:g}: 1 epoch took {first:.0f} s, so {epochs} epochs", flush=True)
         if epochs == 1:  # the timing run was the whole training
@@ -101,8 +101,8 @@ def train(
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["models"][model]["epochs"] = epochs
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    seconds = float(FIT.search(dvc_repro(project, stage))[1])
-    return folder, seconds / 60, epochs
+    dvc_repro(project, stage)
+    return folder, fit_timing(project, model, str(level))["fit_seconds"] / 60, epochs
 
 
 def noisy_copies(test: Path, sigma: float, out: Path, clip: bool) -> list[tuple[Path, Path]]:

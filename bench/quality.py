@@ -1,80 +1,90 @@
 """Benchmark: how each model and each classical denoiser does at every noise level.
 
-Brings the pipeline up to date with `dvc repro`, then retrains every model once more to time its
-fit (training is deterministic, so the outputs do not change), and prints, per level, PSNR and
-SSIM on the baselines' test subset for the noisy input, each model and each baseline, with
-training seconds per model (a blind model's is for all levels at once) and seconds per image (in
-one worker process) per baseline.
+    python bench/quality.py [--data data/sample] [--epochs N] [--models dense unet]
+                            [--levels 0.3 0.5 0.8]
 
-    python bench/quality.py
+In a temporary copy of the pipeline (the workspace is left as it is), runs `dvc repro` with
+the workspace's params (``--data``, ``--epochs``, ``--models`` and ``--levels`` set them over
+it), and prints, per level, PSNR and SSIM on the baselines' test subset for the noisy input, each
+model and each baseline, with the training seconds and epochs of each model (a blind model's are
+for all levels at once) and seconds per image (in one worker process) per baseline.
 """
 
+import argparse
 import json
-import os
-import platform
-import re
-import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
-FIT_SECONDS = re.compile(r"fit took ([\d.]+) s")
+sys.path.insert(0, str(REPO))
 
-
-def dvc(*args: str) -> str:
-    # The stages run "python": make it this interpreter, even from a venv that is not activated.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=REPO, env=env, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        sys.exit(result.stdout + result.stderr)
-    return result.stdout + result.stderr
-
-
-def machine() -> str:
-    """The CPU model and core count, so that timings can be read against the hardware."""
-    cpuinfo = Path("/proc/cpuinfo")
-    names = re.findall(r"model name\s*: (.+)", cpuinfo.read_text()) if cpuinfo.exists() else []
-    cpu = names[0] if names else platform.processor() or platform.machine()
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+from bench.project import copy_pipeline, dvc_repro, fit_timing, machine  # noqa: E402
+from denoising.names import BLIND, BLIND_SUFFIX  # noqa: E402
 
 
 def main() -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    levels, models = params["noise"]["levels"], params["train"]["models"]
-    blind_models = params["train"]["blind_models"]
-    dvc("repro")
-    fit_seconds = {}
-    for model in models:
-        for level in levels:
-            output = dvc("repro", "--force", "--single-item", f"train@{model}-{level}")
-            fit_seconds[model, level] = float(FIT_SECONDS.search(output).group(1))
-    for model in blind_models:
-        output = dvc("repro", "--force", "--single-item", f"train_blind@{model}")
-        for level in levels:
-            fit_seconds[f"{model}-blind", level] = float(FIT_SECONDS.search(output).group(1))
-    assert dvc("status").strip().endswith("up to date."), "retraining changed an output"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, help="data.dir (default: the params' own)")
+    parser.add_argument("--epochs", type=int, help="epochs for every model (default: params)")
+    parser.add_argument("--models", nargs="+", help="train.models (default: params)")
+    parser.add_argument("--blind-models", nargs="*", help="train.blind_models (default: params)")
+    parser.add_argument("--levels", type=float, nargs="+", help="noise.levels (default: params)")
+    args = parser.parse_args()
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs {args.epochs}: it must be 1 or more")
+    project = Path(tempfile.mkdtemp(prefix="quality-bench-")) / "project"
+    chosen = {}
 
-    print(f"# {machine()}; data: {params['data']['dir']}")
+    def update(params: dict) -> None:
+        train = params["train"]
+        if args.data is not None:
+            params["data"]["dir"] = str(args.data.resolve())
+        for key, value in (("models", args.models), ("blind_models", args.blind_models)):
+            if value is not None:
+                train[key] = value
+        if args.levels is not None:
+            params["noise"]["levels"] = args.levels
+        if args.epochs is not None:
+            train.update(epochs=args.epochs, blind_epochs=args.epochs)
+            for model in {*train["models"], *train["blind_models"]}:
+                params["models"][model]["epochs"] = args.epochs
+        params["apply"]["model"] = f"{train['models'][0]}/{params['noise']['levels'][0]}"
+        chosen.update(params)
+
+    copy_pipeline(project, update)
+    dvc_repro(project)
+    levels, models = chosen["noise"]["levels"], chosen["train"]["models"]
+    blind_models = chosen["train"]["blind_models"]
+    timing = {
+        (model, level): fit_timing(project, model, str(level))
+        for model in models
+        for level in levels
+    }
+    for model in blind_models:
+        for level in levels:
+            timing[f"{model}{BLIND_SUFFIX}", level] = fit_timing(project, model, BLIND)
+
+    print(f"# {machine()}; data: {chosen['data']['dir']}; work: {project}")
     for level in levels:
-        scores = json.loads((REPO / f"metrics/compare/{level}.json").read_text())
-        timing = json.loads((REPO / f"logs/baselines/{level}_seconds_per_image.json").read_text())
+        scores = json.loads((project / f"metrics/compare/{level}.json").read_text())
+        baseline_seconds = json.loads(
+            (project / f"logs/baselines/{level}_seconds_per_image.json").read_text()
+        )
         print(f"\nnoise level {level} ({scores['images']} test images)")
-        print(f"{'method':<10} {'PSNR dB':>8} {'SSIM':>7} {'seconds':>22}")
-        scored = [*models, *(f"{model}-blind" for model in blind_models)]
-        methods = ["noisy", *scored, *(m for m in scores if m in timing)]
+        print(f"{'method':<12} {'PSNR dB':>8} {'SSIM':>7} {'time':>28}")
+        scored = [*models, *(f"{model}{BLIND_SUFFIX}" for model in blind_models)]
+        methods = ["noisy", *scored, *(m for m in scores if m in baseline_seconds)]
         for method in methods:
             score = scores[method]
             if method in scored:
-                seconds = f"{fit_seconds[method, level]:.1f} s training"
-            elif method in timing:
-                seconds = f"{timing[method]:.4f} s/image"
+                fit = timing[method, level]
+                seconds = f"{fit['fit_seconds']:.1f} s training, {fit['epochs_run']} epochs"
+            elif method in baseline_seconds:
+                seconds = f"{baseline_seconds[method]:.4f} s/image"
             else:
                 seconds = ""
-            print(f"{method:<10} {score['psnr']:>8.2f} {score['ssim']:>7.3f} {seconds:>22}")
+            print(f"{method:<12} {score['psnr']:>8.2f} {score['ssim']:>7.3f} {seconds:>28}")
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.photos import bm3d_folder, denoise_folder, level_of, noisy_copies, scores  # noqa: E402
-from bench.project import FIT, copy_pipeline, dvc_repro  # noqa: E402
-from bench.quality import machine  # noqa: E402
+from bench.project import copy_pipeline, dvc_repro, fit_timing, machine  # noqa: E402
 
 N2V2_UNET = {"top_skip": False, "pool": "blur"}
 VARIANTS = {
@@ -93,17 +92,17 @@ def run_variant(
     stage = f"train@unet-{level}"
     if minutes:
         set_params(project, {}, {"epochs": 1})
-        first = float(FIT.search(dvc_repro(project, stage))[1])
+        dvc_repro(project, stage)
+        first = fit_timing(project, "unet", f"{level:g}")["fit_seconds"]
         set_params(project, {}, {"epochs": max(1, int(minutes * 60 // first))})
-    output = dvc_repro(project, f"compare@{level}", f"visualize@{level}")
-    fit = FIT.search(output)
+    dvc_repro(project, f"compare@{level}", f"visualize@{level}")
     figures.mkdir(exist_ok=True)
     shutil.copy(project / f"plots/figures/{level}_noise.png", figures / f"{name}.png")
     card = json.loads((project / f"models/unet/{level}/card.json").read_text())
     compared = json.loads((project / f"metrics/compare/{level}.json").read_text())
     return {
         "scores": compared,
-        "minutes": float(fit[1]) / 60 if fit else float("nan"),
+        "minutes": fit_timing(project, "unet", f"{level:g}")["fit_seconds"] / 60,
         "epochs": card["epochs_run"],
     }
 
@@ -130,7 +129,7 @@ def main() -> None:
     print(f"# {machine()}; data: {data}; level {level:g}, {clipped}; work: {work}", flush=True)
     project = make_project(work, data, level, photos, args.epochs, clip)
     if photos:
-        pairs = noisy_copies(data / "test", args.sigma, work / "noisy-input")
+        pairs = noisy_copies(data / "test", args.sigma, work / "noisy-input", clip=True)
         bm3d_folder(pairs, args.sigma, work / "bm3d")
         full = {"(noisy)": scores(pairs, None), "bm3d": scores(pairs, work / "bm3d")}
     results = {}

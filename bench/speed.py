@@ -13,6 +13,7 @@ side by side in this one run:
 """
 
 import argparse
+import json
 import multiprocessing
 import re
 import shutil
@@ -29,18 +30,17 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.project import ENV, copy_pipeline  # noqa: E402
-from bench.quality import machine  # noqa: E402
+from bench.project import ENV, copy_pipeline, machine  # noqa: E402
 
-FIT = re.compile(r"fit took ([\d.]+) s")
+BARE_FIT_LINE = re.compile(r"bare fit took ([\d.]+) s")
 PREDICT = re.compile(r"predict took ([\d.]+) s")
 READ = re.compile(r"read \d+ files in ([\d.]+) s")
 
 BARE_FIT = """
 import sys, time, numpy as np, keras
-from denoising.models import build_model
+from denoising.train.models import build_model
 from denoising.params import load_section, MODEL_PARAMS, TrainParams, training_for
-from denoising.training import split_indices
+from denoising.train.plan import split_indices
 params_path, model_name, clean_dir, noisy_dir = sys.argv[1:5]
 section = load_section(params_path, f"models.{model_name}", MODEL_PARAMS[model_name])
 train = training_for(load_section(params_path, "train", TrainParams), section)
@@ -52,7 +52,7 @@ x, y = noisy[fit_rows], clean[fit_rows]
 started = time.perf_counter()
 model.fit(x, y, epochs=train.epochs, batch_size=train.batch_size, shuffle=True,
           validation_data=(noisy[val_rows], clean[val_rows]), verbose=0)
-print(f"fit took {time.perf_counter() - started:.2f} s")
+print(f"bare fit took {time.perf_counter() - started:.2f} s")
 """
 
 BARE_PREDICT = """
@@ -131,15 +131,21 @@ def measure(args: list, cwd: Path) -> tuple[float, float, str]:
 ROUNDS = 5
 
 
-def side_by_side(pattern: re.Pattern, stage_args: list, bare_args: list, cwd: Path):
-    """The shortest of ``ROUNDS`` runs each of the seconds that ``pattern`` finds in the
-    stage's and in the bare command's output, the two run in turn: timings on a shared machine
-    drift by tens of percent, and taking turns lets both see the same drift."""
-    stage_seconds, bare_seconds = [], []
+def side_by_side(stage_args: list, stage_seconds, bare_args: list, bare_seconds, cwd: Path):
+    """The shortest of ``ROUNDS`` runs each of the stage's and of the bare command's seconds,
+    as ``stage_seconds(output)`` and ``bare_seconds(output)`` read them after each run, the two
+    run in turn: timings on a shared machine drift by tens of percent, and taking turns lets
+    both see the same drift."""
+    stage_times, bare_times = [], []
     for _ in range(ROUNDS):
-        for args, seconds in ((stage_args, stage_seconds), (bare_args, bare_seconds)):
-            seconds.append(float(pattern.search(measure(args, cwd)[2]).group(1)))
-    return min(stage_seconds), min(bare_seconds)
+        stage_times.append(stage_seconds(measure(stage_args, cwd)[2]))
+        bare_times.append(bare_seconds(measure(bare_args, cwd)[2]))
+    return min(stage_times), min(bare_times)
+
+
+def found(pattern: re.Pattern):
+    """Seconds read from a command's output by ``pattern``."""
+    return lambda output: float(pattern.search(output).group(1))
 
 
 def make_project(project: Path, data_dir: Path) -> None:
@@ -191,13 +197,19 @@ def run_size(work: Path, n: int, rss: dict, report: bool) -> None:
             (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
             train_args = ["--model", model, "--level", 0.5, "--clean-dir", out / "clean"]
             train_args += ["--noisy-dir", out / "noisy", "--model-dir", out / f"model-{model}"]
-            train_args += ["--live-dir", out / "live"]
+            train_args += ["--live-dir", out / "live", "--timings", out / "timing.json"]
             _, peak, _ = measure(stage("train", *train_args), project)
             rss[f"train {model} stream {streamed}", n] = peak
             if report:
                 bare = [sys.executable, "-c", BARE_FIT, "params.yaml", model]
                 bare += [out / "clean", out / "noisy"]
-                fit, bare_fit = side_by_side(FIT, stage("train", *train_args), bare, project)
+                fit, bare_fit = side_by_side(
+                    stage("train", *train_args),
+                    lambda _: json.loads((out / "timing.json").read_text())["fit_seconds"],
+                    bare,
+                    found(BARE_FIT_LINE),
+                    project,
+                )
                 epochs = params["models"][model]["epochs"]
                 print(
                     f"train {model} (stream {streamed}): {fit / epochs:.2f} s an epoch, bare "
@@ -224,7 +236,9 @@ def run_size(work: Path, n: int, rss: dict, report: bool) -> None:
         bare = [sys.executable, "-c", BARE_PREDICT, out / "model-dense/model.keras"]
         bare += [out / "noisy", 256]
         denoise = stage("denoise", *denoise_args)
-        predict, bare_predict = side_by_side(PREDICT, denoise, bare, project)
+        predict, bare_predict = side_by_side(
+            denoise, found(PREDICT), bare, found(PREDICT), project
+        )
         images = total
         print(
             f"denoise: {images / predict:,.0f} images/s through the stage, "
@@ -265,10 +279,17 @@ def hashing(work: Path, data: Path) -> None:
 
 
 def main() -> None:
+    global ROUNDS  # --rounds sets it for side_by_side
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000, help="training images (test: n/5)")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help=f"runs of each side-by-side pair ({ROUNDS})"
+    )
     args = parser.parse_args()
+    if args.n < 5 or args.rounds < 1:
+        parser.error("--n must be at least 5 and --rounds at least 1")
+    ROUNDS = args.rounds
     work = args.keep or Path(tempfile.mkdtemp(prefix="speed-"))
     print(f"# {machine()}; N = {args.n} training + {args.n // 5} test PNGs, 28x28")
     rss = {}

@@ -171,7 +171,7 @@ def git(project, *args) -> str:
 
 def run_module(project, name, *args) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", f"denoising.{name}", *args],
+        [sys.executable, "-m", f"denoising.experiments.{name}", *args],
         cwd=project,
         env=pipeline_env(),
         capture_output=True,

@@ -10,7 +10,7 @@ import logging
 import multiprocessing
 import os
 import shutil
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +20,16 @@ import numpy as np
 from tqdm import tqdm
 
 from denoising.errors import UserError
-from denoising.images import READ_ERRORS, center_crop, load_grayscale, load_native, random_patches
+from denoising.images import (
+    ALPHA_DROPPED,
+    GREY_REPEATED,
+    READ_ERRORS,
+    center_crop,
+    load_grayscale,
+    load_native,
+    load_rgb,
+    random_patches,
+)
 from denoising.layout import REFERENCES, SECOND
 from denoising.listing import SYSTEM_FILE, irregular_reason, skip_reason, walk_files
 from denoising.params import DataParams
@@ -40,16 +49,19 @@ AHEAD = 4
 @dataclass(frozen=True)
 class Reader:
     """How one file becomes rows of the array: ``resize`` (the whole image, resized), ``patches``
-    (``per_image`` seeded random patches at native resolution) or ``crop`` (the centre)."""
+    (``per_image`` seeded random patches at native resolution) or ``crop`` (the centre), with
+    ``channels`` 1 (grey) or 3 (R, G, B)."""
 
     mode: str
     shape: tuple[int, int]
     max_pixels: int
     per_image: int = 1
     seed: int = 0
+    channels: int = 1
 
-    def read(self, path: str, name: str) -> np.ndarray | str:
-        """Rows (k, height, width) for the file ``name`` at ``path``, or why it cannot be read.
+    def read(self, path: str, name: str) -> tuple[np.ndarray, list[str]] | str:
+        """Rows (k, height, width, channels) for the file ``name`` at ``path``, with what was
+        done to make it R, G, B (``images.load_rgb``), or why it cannot be read.
 
         Patches come from a generator seeded with (seed, a hash of ``name``), so they depend on
         neither the worker that cuts them nor the other files in the folder.
@@ -58,34 +70,46 @@ class Reader:
         if reason is not None:
             return reason
         try:
+            image, notes = self.load(path)
             if self.mode == "resize":
-                return load_grayscale(path, self.shape, self.max_pixels)[np.newaxis]
-            image = load_native(path, self.max_pixels)
+                return image[np.newaxis], notes
             if self.mode == "crop":
-                return center_crop(image, self.shape[0])[np.newaxis]
+                return center_crop(image, self.shape[0])[np.newaxis], notes
             rng = np.random.default_rng([self.seed, name_key(name)])
-            return random_patches(image, self.shape[0], self.per_image, rng)
+            return random_patches(image, self.shape[0], self.per_image, rng), notes
         except READ_ERRORS as error:
             return f"{type(error).__name__}: {error}"
+
+    def load(self, path: str) -> tuple[np.ndarray, list[str]]:
+        """The whole image, (height, width, channels): resized in mode ``resize``, else at its
+        own size."""
+        if self.channels == 3:
+            return load_rgb(path, self.shape if self.mode == "resize" else None, self.max_pixels)
+        if self.mode == "resize":
+            return load_grayscale(path, self.shape, self.max_pixels)[..., np.newaxis], []
+        return load_native(path, self.max_pixels)[..., np.newaxis], []
 
     def read_block(self, block: tuple[str, list[str]]) -> "Block":
         """Read each file of a block (a folder and names in it) and stack the rows: one
         message back per block, not per (small) image."""
         folder, names = block
         results = [self.read(os.path.join(folder, name), name) for name in names]
-        rows = [result for result in results if not isinstance(result, str)]
+        read = [result for result in results if not isinstance(result, str)]
         reasons = [result if isinstance(result, str) else None for result in results]
-        return Block(names, np.concatenate(rows) if rows else None, reasons)
+        rows = np.concatenate([rows for rows, _ in read]) if read else None
+        notes = Counter(note for _, notes in read for note in notes)
+        return Block(names, rows, reasons, notes)
 
 
 @dataclass
 class Block:
-    """A block of files, read: their names, the rows of those read (stacked), and for each
-    file None (read) or why it was skipped."""
+    """A block of files, read: their names, the rows of those read (stacked), for each file
+    None (read) or why it was skipped, and how many files had each note of ``load_rgb``."""
 
     names: list[str]
     rows: np.ndarray | None
     reasons: list[str | None]
+    notes: Counter
 
 
 def name_key(name: str) -> int:
@@ -157,10 +181,12 @@ class SplitReport:
     files: int
     files_sha256: str
     skipped: list[dict]
+    notes: dict | None = None
 
     def manifest_entry(self, split: str, shape: tuple) -> dict:
-        """The split's entry in the manifest, its arrays' images of ``shape``."""
-        return {
+        """The split's entry in the manifest, its arrays' images of ``shape``; in an rgb run,
+        how many grey images were repeated into three channels and how many lost an alpha."""
+        entry = {
             "count": self.files,
             "rows": self.rows,
             "image_shape": list(shape),
@@ -168,6 +194,7 @@ class SplitReport:
             "files_sha256": self.files_sha256,
             "skipped": self.skipped,
         }
+        return entry if self.notes is None else entry | self.notes
 
 
 def write_split(
@@ -180,7 +207,7 @@ def write_split(
     imap: Callable,
 ) -> SplitReport:
     """Decode every file under ``folder`` (``count``, from ``count_files``) with ``reader``
-    into ``out``, an (N, height, width, 1) float32 ``.npy``, and the names of the files read
+    into ``out``, an (N, height, width, channels) float32 ``.npy``, and the names of the files read
     into ``listing``, one JSON string a line, in sorted order. ``imap`` is an ordered map, from
     ``mapper``.
 
@@ -188,10 +215,10 @@ def write_split(
     with the reason; with ``"fail"``, the first one is a ``UserError``. Hidden and system files
     are always skipped. A folder with no readable image is a ``UserError``.
     """
-    files, skipped, digest = 0, [], hashlib.sha256()
-    row_bytes = reader.per_image * reader.shape[0] * reader.shape[1] * 4
+    files, skipped, digest, notes = 0, [], hashlib.sha256(), Counter()
+    row_bytes = reader.per_image * reader.shape[0] * reader.shape[1] * reader.channels * 4
     size = max(1, min(BLOCK_FILES, BLOCK_BYTES // row_bytes))
-    writer = RowWriter(out, count.images * reader.per_image, (*reader.shape, 1))
+    writer = RowWriter(out, count.images * reader.per_image, (*reader.shape, reader.channels))
     progress = tqdm(total=count.files, desc=f"reading {folder}", unit="file", disable=None)
     with progress, open(listing, "w", encoding="ascii") as listed:
         # Every file goes through the reader, in order, so that with on_error "fail" the first
@@ -204,7 +231,8 @@ def write_split(
                 else:
                     skipped.append(_skip(folder, name, reason, on_error))
             if block.rows is not None:
-                writer.write(block.rows[..., np.newaxis])
+                writer.write(block.rows)
+            notes.update(block.notes)
             text = "".join(good)
             listed.write(text)
             digest.update(text.encode("ascii"))
@@ -215,7 +243,17 @@ def write_split(
         log.warning("skipped %s/%s: %s", folder, entry["file"], entry["reason"])
     if not files:
         raise UserError(f"{folder}: no readable image found (skipped {len(skipped)} files)")
-    return SplitReport(writer.count, files, digest.hexdigest(), skipped)
+    said = None
+    if reader.channels == 3:
+        said = {note: notes[note] for note in (GREY_REPEATED, ALPHA_DROPPED)}
+        if any(said.values()):
+            log.info(
+                "%s: %d grey images repeated into R, G, B; %d alpha channels dropped",
+                folder,
+                said[GREY_REPEATED],
+                said[ALPHA_DROPPED],
+            )
+    return SplitReport(writer.count, files, digest.hexdigest(), skipped, said)
 
 
 def _blocks(folder: Path, size: int) -> Iterator[tuple[str, list[str]]]:
@@ -240,7 +278,12 @@ def check_disk_space(
     """Fail before decoding anything if both splits' arrays (float32) cannot fit together on
     the output's disk."""
     needed = sum(
-        counts[split].images * reader.per_image * reader.shape[0] * reader.shape[1] * 4
+        counts[split].images
+        * reader.per_image
+        * reader.shape[0]
+        * reader.shape[1]
+        * 4
+        * reader.channels
         for split, reader in split_readers.items()
     )
     existing = next(folder for folder in [out_dir, *out_dir.parents] if folder.exists())
@@ -260,14 +303,16 @@ def readers(
     ``patches``, random native-resolution patches for train and a fixed centre crop for test.
     With ``references``, the clean test references too, read as the test images are; with
     ``pairs``, the second acquisitions of the train images, read as those are."""
+    channels = params.channels
     if params.mode == "resize":
-        whole = Reader("resize", params.shape, params.max_pixels)
+        whole = Reader("resize", params.shape, params.max_pixels, channels=channels)
         found = {"train": whole, "test": whole}
     else:
         patch, crop = (params.patch_size,) * 2, (params.test_crop,) * 2
+        per_image = params.patches_per_image
         found = {
-            "train": Reader("patches", patch, params.max_pixels, params.patches_per_image, seed),
-            "test": Reader("crop", crop, params.max_pixels),
+            "train": Reader("patches", patch, params.max_pixels, per_image, seed, channels),
+            "test": Reader("crop", crop, params.max_pixels, channels=channels),
         }
     if references:
         found[REFERENCES] = found["test"]

@@ -1,5 +1,6 @@
 """One image file -> array: open it safely (size checked from the header, EXIF orientation
-applied), load it as grayscale in [0, 1], resized whole or cut into patches at its own size."""
+applied), load it as grayscale (or R, G, B) in [0, 1], resized whole or cut into patches at its
+own size."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,9 +90,37 @@ def load_native(path: Path, max_pixels: int) -> np.ndarray:
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
 
 
+# Modes with no colour of their own: in an rgb run, their one channel is repeated into R, G, B.
+GREY_MODES = ("1", "L", "LA", "La", *WIDE_MODE_SCALE)
+# What load_rgb says of an image that did not come as plain RGB.
+GREY_REPEATED, ALPHA_DROPPED = "grey_repeated", "alpha_dropped"
+
+
+def load_rgb(
+    path: Path, shape: tuple[int, int] | None, max_pixels: int
+) -> tuple[np.ndarray, list[str]]:
+    """Load one image as float32 R, G, B in [0, 1], (height, width, 3), resized to ``shape``
+    (height, width) or at its own size (None), and what was done to make it so: a grey image's
+    channel repeated (``GREY_REPEATED``), an alpha channel dropped (``ALPHA_DROPPED``)."""
+    with open_image(path, max_pixels) as image:
+        notes = [GREY_REPEATED] if image.mode in GREY_MODES else []
+        if "A" in image.getbands() or "transparency" in image.info:
+            notes.append(ALPHA_DROPPED)
+        if image.mode in WIDE_MODE_SCALE:
+            wide = Image.fromarray(wide_to_float(image))
+            if shape is not None:
+                wide = wide.resize(shape[::-1], Image.Resampling.BICUBIC)
+            grey = np.clip(np.asarray(wide, dtype=np.float32), 0.0, 1.0)
+            return np.repeat(grey[..., np.newaxis], 3, axis=-1), notes
+        rgb = image.convert("RGB")
+        if shape is not None:
+            rgb = rgb.resize(shape[::-1], Image.Resampling.BICUBIC)
+        return np.asarray(rgb, dtype=np.float32) / 255.0, notes
+
+
 def random_patches(image: np.ndarray, size: int, count: int, rng: np.random.Generator):
-    """``count`` square patches of ``size`` at seeded random places: (count, size, size)."""
-    height, width = image.shape
+    """``count`` square patches of ``size`` at seeded random places: (count, size, size, ...)."""
+    height, width = image.shape[:2]
     if height < size or width < size:
         raise ImageTooSmall(f"{width}x{height} is smaller than data.patch_size ({size})")
     tops = rng.integers(0, height - size + 1, size=count)
@@ -101,7 +130,7 @@ def random_patches(image: np.ndarray, size: int, count: int, rng: np.random.Gene
 
 def center_crop(image: np.ndarray, size: int) -> np.ndarray:
     """The central ``size`` x ``size`` square of ``image``."""
-    height, width = image.shape
+    height, width = image.shape[:2]
     if height < size or width < size:
         raise ImageTooSmall(f"{width}x{height} is smaller than data.test_crop ({size})")
     top, left = (height - size) // 2, (width - size) // 2

@@ -23,10 +23,16 @@ SELF_SUPERVISED = ("n2v", "n2v2", "ne2ne")
 TARGETS = ("clean", "noisy", *SELF_SUPERVISED)
 # The classical denoisers of the baselines stage, and those of them that denoise-images runs in
 # place of a model, told sigma (the Gaussian and median filters take no sigma).
-BASELINE_NAMES = ("gaussian", "median", "tv", "nlm", "bm3d")
-CLASSICAL = ("bm3d", "nlm", "tv")
+# cbm3d is BM3D in an opponent colour space (bm3d.bm3d_rgb), for colour images only; bm3d on
+# colour denoises R, G and B one by one.
+BASELINE_NAMES = ("gaussian", "median", "tv", "nlm", "bm3d", "cbm3d")
+CLASSICAL = ("bm3d", "cbm3d", "nlm", "tv")
+COLOR_ONLY = ("cbm3d",)
 # How denoise-images (and apply.color) meets a colour image with a grey model.
 COLORS = ("per-channel", "gray")
+# data.color: what the pipeline's arrays hold, one grey channel (the original design) or three,
+# R, G and B; and the channels of each.
+DATA_COLORS = {"gray": 1, "rgb": 3}
 # Every data stage writes one array per split, named after it: train.npy and test.npy.
 SPLITS = ("train", "test")
 # A blind model (one for every level) is stored under models/<model>/blind and scored as

@@ -16,7 +16,9 @@ from denoising.names import (
     BASELINE_NAMES,
     BEST,
     BLIND,
+    COLOR_ONLY,
     COLORS,
+    DATA_COLORS,
     REAL,
     SELF_SUPERVISED,
     TARGETS,
@@ -96,6 +98,12 @@ class DataParams:
     patches_per_image: int = _rule(_positive_int, "an integer >= 1")
     test_crop: int = _rule(_positive_int, "an integer >= 1 (pixels)")
     workers: int = _rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: all cores)")
+    color: str = _rule(lambda v: v in DATA_COLORS, " or ".join(DATA_COLORS), default="gray")
+
+    @property
+    def channels(self) -> int:
+        """The channels of every array: 1 (grey) or 3 (R, G, B)."""
+        return DATA_COLORS[self.color]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -376,6 +384,14 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
             "train.target ne2ne trains on half-size sub-images; use conv, dncnn, unet or drunet"
         )
     visualize, baselines = built.get("visualize"), built.get("baselines")
+    data = built.get("data")
+    if data is not None and baselines is not None and data.color != "rgb":
+        problems.extend(
+            f"{path}: baselines.methods: {name} denoises colour images; it needs data.color rgb "
+            "(bm3d is its grey counterpart)"
+            for name in baselines.methods
+            if name in COLOR_ONLY
+        )
     if visualize is not None and baselines is not None:
         problems.extend(
             f"{path}: visualize.baselines: {name!r} is not run; it must be one of "

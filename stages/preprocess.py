@@ -1,6 +1,6 @@
 """Stage preprocess: read <data.dir>/train and /test (and, where they exist, test_clean: clean
 references of real noisy test images, and train_b: second noisy acquisitions of the train
-images), write grayscale arrays and a manifest."""
+images), write grey (or, with data.color rgb, R, G, B) arrays and a manifest."""
 
 import argparse
 import logging
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     check_disk_space(args.out_dir, split_readers, counts)
     workers = params.workers or cpu_count()
     manifest = {"data_dir": str(root), "mode": params.mode}
+    if params.channels > 1:  # Grey manifests stay as the original design wrote them.
+        manifest |= {"color": params.color, "channels": params.channels}
     started = time.perf_counter()
     # One pool of workers for both splits: starting one costs as much as reading many images.
     with atomic_dir(args.out_dir) as out_dir, mapper(workers) as imap:

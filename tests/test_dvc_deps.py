@@ -155,6 +155,28 @@ def params_read(root: Path, module: str) -> tuple[set[str], set[str]]:
     return fields, whole
 
 
+# The properties of a params section, by the fields they are made from.
+DERIVED = {
+    "data.shape": {"data.image_size"},
+    "data.channels": {"data.color"},
+    "models.size_multiple": set(),  # a model section is listed whole
+}
+
+
+def test_every_property_of_a_section_says_what_it_is_made_from():
+    from denoising.params import SECTIONS, ModelParams
+
+    classes = {**SECTIONS, "models": ModelParams}
+    found = {
+        f"{name}.{attr}"
+        for name, cls in classes.items()
+        for klass in cls.__mro__
+        for attr, value in vars(klass).items()
+        if isinstance(value, property)
+    }
+    assert found == set(DERIVED)
+
+
 def section_fields(section: str) -> set[str]:
     from denoising.params import SECTIONS
 
@@ -170,6 +192,7 @@ def params_problems(root: Path) -> list[str]:
     problems = []
     for name, stage in stages.items():
         fields, whole = params_read(root, COMMAND.search(stage["cmd"])[1])
+        fields = {made for field in fields for made in DERIVED.get(field, {field})}
         wanted = fields | {field for section in whole for field in section_fields(section)}
         wanted -= set(UNREAD.get(name, {}))
         listed = {f for entry in stage.get("params", []) for f in section_fields(entry)}

@@ -182,5 +182,6 @@ def test_patches_are_seeded_native_resolution_crops(tmp_path):
     before, after = load_array(tmp_path / "p.npy"), load_array(tmp_path / "r.npy")
     np.testing.assert_array_equal(after[5:], before)
     assert not np.array_equal(after[:5], before)
-    crop = Reader("crop", (20, 20), 10**6).read(str(tmp_path / "in" / "a.png"), "a.png")
-    np.testing.assert_array_equal(crop[0], full[15:35, 25:45])
+    crop, notes = Reader("crop", (20, 20), 10**6).read(str(tmp_path / "in" / "a.png"), "a.png")
+    np.testing.assert_array_equal(crop[0, ..., 0], full[15:35, 25:45])
+    assert notes == []

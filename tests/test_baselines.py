@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from denoising.names import BASELINE_NAMES
+from denoising.names import BASELINE_NAMES, COLOR_ONLY
 from denoising.score.baselines import METHODS, denoise_image, run_method, subset_indices
 from denoising.score.metrics import quality
 
@@ -20,9 +20,16 @@ def test_every_param_baseline_name_has_a_method():
     assert set(METHODS) == set(BASELINE_NAMES)
 
 
+def colour_blob_and_noisy(sigma=0.2, seed=0):
+    # The blob in three shades, with noise drawn independently for every channel.
+    clean = blob_and_noisy()[0][..., np.newaxis] * np.array([1.0, 0.6, 0.3], np.float32)
+    noise = sigma * np.random.default_rng(seed).standard_normal(clean.shape)
+    return clean, np.clip(clean + noise, 0, 1).astype(np.float32)
+
+
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_each_baseline_reduces_noise_on_a_tiny_image(method):
-    clean, noisy = blob_and_noisy()
+    clean, noisy = colour_blob_and_noisy() if method in COLOR_ONLY else blob_and_noisy()
     denoised = denoise_image(method, noisy, 0.2, SETTINGS)
     assert denoised.shape == noisy.shape and denoised.dtype == np.float32
     assert denoised.min() >= 0.0 and denoised.max() <= 1.0

@@ -19,7 +19,8 @@ def score_label(name: str, scores: dict | None) -> str:
 
 
 def sample_grid(rows: dict[str, np.ndarray], title: str) -> plt.Figure:
-    """One row per entry of ``rows`` (label -> (N, H, W, 1) images), one column per image."""
+    """One row per entry of ``rows`` (label -> (N, H, W, C) images, grey or colour), one column
+    per image."""
     n_rows, n_cols = len(rows), len(next(iter(rows.values())))
     figure, axes = plt.subplots(
         n_rows, n_cols, figsize=(1.2 * n_cols, 1.3 * n_rows), squeeze=False
@@ -27,7 +28,10 @@ def sample_grid(rows: dict[str, np.ndarray], title: str) -> plt.Figure:
     for row, (label, images) in enumerate(rows.items()):
         for col, image in enumerate(images):
             axis = axes[row, col]
-            axis.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+            if image.shape[-1] == 1:
+                axis.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+            else:
+                axis.imshow(np.clip(image, 0.0, 1.0))
             axis.set_xticks([])
             axis.set_yticks([])
         axes[row, 0].set_ylabel(label, rotation=90, fontsize=8)

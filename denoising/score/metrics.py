@@ -23,9 +23,17 @@ def psnr(clean: np.ndarray, estimate: np.ndarray) -> np.ndarray:
 
 
 def ssim(clean: np.ndarray, estimate: np.ndarray) -> np.ndarray:
-    """SSIM of each (H, W, 1) image in ``estimate`` against ``clean``, shape (N,)."""
+    """SSIM of each (H, W, C) image in ``estimate`` against ``clean``, shape (N,): for colour,
+    the mean over the channels (scikit-image's ``channel_axis``)."""
     pairs = zip(clean, estimate, strict=True)
-    values = [structural_similarity(c[..., 0], e[..., 0], data_range=DATA_RANGE) for c, e in pairs]
+    if clean.shape[-1] > 1:
+        values = [
+            structural_similarity(c, e, data_range=DATA_RANGE, channel_axis=-1) for c, e in pairs
+        ]
+    else:
+        values = [
+            structural_similarity(c[..., 0], e[..., 0], data_range=DATA_RANGE) for c, e in pairs
+        ]
     return np.array(values, dtype=np.float64)
 
 
@@ -38,8 +46,16 @@ def image_scores(clean: np.ndarray, estimate: np.ndarray) -> dict[str, np.ndarra
 
 
 def estimated_sigma(images: np.ndarray) -> np.ndarray:
-    """The Gaussian noise sigma of each (H, W, 1) image, estimated from the image alone
-    (scikit-image's wavelet estimate, Donoho's median absolute deviation), shape (N,)."""
+    """The Gaussian noise sigma of each (H, W, C) image, estimated from the image alone
+    (scikit-image's wavelet estimate, Donoho's median absolute deviation; for colour, the mean
+    of the channels' estimates), shape (N,)."""
+    if images.shape[-1] > 1:
+        return np.array(
+            [
+                estimate_sigma(image.astype(np.float64), channel_axis=-1, average_sigmas=True)
+                for image in images
+            ]
+        )
     return np.array([estimate_sigma(image[..., 0].astype(np.float64)) for image in images])
 
 

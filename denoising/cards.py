@@ -14,6 +14,8 @@ from denoising.errors import UserError
 from denoising.files import load_json
 
 CARD = "card.json"
+# A model denoises grey images (one channel) or colour ones (R, G, B).
+CHANNELS = (1, 3)
 
 PACKAGES = ("keras", "tensorflow", "numpy", "pillow")
 
@@ -48,7 +50,11 @@ def model_card(
     levels = corruption.levels
     level = {"range": levels} if isinstance(levels, list) else {"level": levels}
     data = json.loads(Path(manifest).read_text())
+    channels = fitted.image_shape[-1]
+    # A colour model says so; a grey card is as the original design wrote it (channels 1).
+    colour = {} if channels == 1 else {"channels": channels}
     return {
+        **colour,
         # What it was trained on, for denoise-images' warning about images far from it.
         "data": {
             "dir": data["data_dir"],
@@ -99,10 +105,10 @@ CARD_RULES = {
                 isinstance(v, list)
                 and len(v) == 3
                 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
-                and v[2] == 1
+                and v[2] in CHANNELS
             )
         ),
-        '"any", or [height, width, 1] of positive integers',
+        '"any", or [height, width, channels] of positive integers, channels 1 or 3',
     ),
     "size_multiple": (
         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
@@ -129,6 +135,13 @@ def check_card(card_path: Path) -> dict:
     if not isinstance(card.get("level_input", False), bool):
         value = card["level_input"]
         problems.append(f"{card_path}: level_input: {value!r} is not allowed; it must be a bool")
+    channels = card.get("channels", 1)
+    if channels not in CHANNELS or isinstance(channels, bool):
+        problems.append(f"{card_path}: channels: {channels!r} is not allowed; it must be 1 or 3")
+    elif isinstance(card.get("input_shape"), list) and card["input_shape"][-1:] != [channels]:
+        problems.append(
+            f"{card_path}: input_shape: {card['input_shape']!r} contradicts channels {channels}"
+        )
     if problems:
         raise UserError("\n".join(problems))
     return card
@@ -137,6 +150,11 @@ def check_card(card_path: Path) -> dict:
 def card_beside(model_file: Path) -> dict:
     """The validated card beside ``model_file`` (a model.keras)."""
     return check_card(Path(model_file).with_name(CARD))
+
+
+def channels(card: dict) -> int:
+    """The image channels the model takes and gives: 1 (grey; cards without the key) or 3."""
+    return card.get("channels", 1)
 
 
 def takes_level(card: dict) -> bool:

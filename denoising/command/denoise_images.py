@@ -1,12 +1,14 @@
 """denoise-images: apply a trained model to your own images, at their full size.
 
     denoise-images MODEL INPUT... -o OUTDIR [--tile 256 --overlap 32] [--batch 8]
-    denoise-images bm3d INPUT... --sigma 0.1 -o OUTDIR          (also nlm, tv)
+    denoise-images bm3d INPUT... --sigma 0.1 -o OUTDIR     (also cbm3d, nlm, tv)
 
 MODEL is a model.keras file (or the folder holding it) with the card.json that the train stage
-writes beside it, or one of the classical methods bm3d, nlm or tv, told the noise level with
---sigma (the standard deviation on a [0, 1] scale: 0.1 is 25.5 on the 0-255 scale); those need
-the pipeline's extras (pip install '.[pipeline]') and denoise each frame whole. A blind model
+writes beside it, or one of the classical methods bm3d, cbm3d (BM3D for colour), nlm or tv, told
+the noise level with --sigma (the standard deviation on a [0, 1] scale: 0.1 is 25.5 on the 0-255
+scale); those need the pipeline's extras (pip install '.[pipeline]') and denoise each frame
+whole. A colour model (its card says channels 3) denoises R, G and B together; a grey model
+denoises a colour image's channels one by one (or, with --color gray, its grey). A blind model
 that takes the noise level (its card says level_input) is told --sigma too; without it, the
 level is estimated from each image (Gaussian noise), and the estimate is printed. INPUT is any
 mix of image files and folders (read recursively).
@@ -25,13 +27,13 @@ import argparse
 import sys
 import time
 from collections import Counter
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from denoising.cards import channels as card_channels
 from denoising.cards import read_card, takes_level
 from denoising.command.ensemble import self_ensemble
 from denoising.command.full_images import (
@@ -49,7 +51,7 @@ from denoising.errors import UserError, run_stage
 from denoising.files import atomic_path
 from denoising.images import READ_ERRORS
 from denoising.listing import irregular_reason, list_files, skip_reason
-from denoising.names import CLASSICAL, COLORS
+from denoising.names import CLASSICAL, COLOR_ONLY, COLORS
 from denoising.noise_map import conditioned, with_level
 
 
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument(
-        "model", type=Path, help="model.keras or the folder that holds it; or bm3d, nlm, tv"
+        "model", type=Path, help="model.keras or the folder that holds it; or bm3d, cbm3d, nlm, tv"
     )
     parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="files or folders")
     parser.add_argument("-o", "--out-dir", type=Path, required=True)
@@ -73,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--color",
         choices=COLORS,
         default="per-channel",
-        help="colour images: denoise R, G and B each (per-channel), or convert to grey first",
+        help="colour images and a grey model: denoise R, G and B each (per-channel), or convert "
+        "to grey first",
     )
     parser.add_argument(
         "--resize",
@@ -149,9 +152,11 @@ def load_model(path: Path, card: dict):
         ) from None
     card_path = path.with_name("card.json")
     shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else None
-    channels = 1 + takes_level(card)  # Grey, and the noise level if it takes one.
+    colours = card_channels(card)
+    channels = colours + takes_level(card)  # The image's, and the noise level if it takes one.
     if shape is None or len(shape) != 3 or shape[2] != channels:
-        wanted = "one grey channel" + " and the noise level" * (channels - 1)
+        wanted = "one grey channel" if colours == 1 else "R, G and B"
+        wanted += " and the noise level" * takes_level(card)
         raise UserError(f"{path}: takes inputs {shape}; its card says it takes {wanted}")
     fixed = card["input_shape"] != "any"
     if fixed and shape != tuple(card["input_shape"]):
@@ -166,7 +171,7 @@ def load_model(path: Path, card: dict):
         )
     # An odd multiple of the card's size multiple: too small a multiple shows as a failure.
     side = 3 * card["size_multiple"]
-    probe = np.zeros((1, *(shape[:2] if fixed else (side, side)), 1), dtype=np.float32)
+    probe = np.zeros((1, *(shape[:2] if fixed else (side, side)), colours), dtype=np.float32)
     try:
         output = np.asarray(model.predict_on_batch(with_level(probe, 0.1)[..., :channels]))
     except Exception:  # TensorFlow raises its own types for shapes that do not fit.
@@ -253,7 +258,8 @@ def output_paths(
 def plan_tiling(predict, card: dict, args: argparse.Namespace) -> Tiling:
     """Tiles that reproduce the untiled output: the margin each tile ignores must cover the
     model's receptive field radius, so a too small --overlap (or --tile) is raised, with a note."""
-    margin = receptive_radius(predict)
+    joint = card_channels(card) > 1  # A colour model takes R, G and B together.
+    margin = receptive_radius(predict, channels=card_channels(card))
     overlap = max(args.overlap, 2 * margin + 8)
     tile = max(args.tile, 2 * overlap)
     if (overlap, tile) != (args.overlap, args.tile):
@@ -262,40 +268,54 @@ def plan_tiling(predict, card: dict, args: argparse.Namespace) -> Tiling:
             f"are {tile} pixels with an overlap of {overlap}, to match the untiled result",
             file=sys.stderr,
         )
-    return Tiling(tile, overlap, margin, card["size_multiple"], args.batch)
+    return Tiling(tile, overlap, margin, card["size_multiple"], args.batch, joint)
 
 
 def denoise(image: FullImage, predict, card: dict, tiling: Tiling | None, dtype: str) -> FullImage:
     """Denoise every frame of ``image`` into a result of ``dtype``: in tiles, a band of rows at
     a time, so that memory holds the image at its own depth and one row of tiles; or, for a
-    fixed-size model (``tiling`` None), resized to its size and back, channel by channel."""
+    fixed-size model (``tiling`` None), resized to its size and back. A grey model denoises
+    each channel by itself; a colour model takes R, G and B together, and a grey image's one
+    channel repeated three times, which its result averages back into one."""
     frames, height, width, channels = image.shape
+    repeat = card_channels(card) // channels  # 3 for a grey image and a colour model, else 1
     result = np.empty((frames, height, width, channels), dtype=dtype)
     for frame in range(frames):
+
+        def rows(top: int, bottom: int, frame: int = frame) -> np.ndarray:
+            band = image.rows(frame, top, bottom)
+            return np.repeat(band, repeat, axis=-1) if repeat > 1 else band
+
         if tiling is None:
-            whole = image.rows(frame, 0, height)
-            bands = [denoise_fixed(whole, predict, card["input_shape"][:2])]
+            joint = card_channels(card) > 1
+            bands = [denoise_fixed(rows(0, height), predict, card["input_shape"][:2], joint)]
         else:
-            bands = predict_bands(predict, partial(image.rows, frame), height, width, tiling)
+            bands = predict_bands(predict, rows, height, width, tiling)
         top = 0
         for band in bands:
+            if repeat > 1:
+                band = band.mean(axis=-1, keepdims=True)
             result[frame, top : top + len(band)] = quantize(band, dtype)
             top += len(band)
     return FullImage(result, image.alpha)
 
 
-def denoise_fixed(image: np.ndarray, predict, shape: list[int]) -> np.ndarray:
-    """A fixed-size model: resize each channel to its size, denoise, resize back (--resize)."""
+def denoise_fixed(image: np.ndarray, predict, shape: list[int], joint: bool) -> np.ndarray:
+    """A fixed-size model: resize each channel to its size, denoise (each channel by itself, or
+    with ``joint`` all together), resize back (--resize)."""
     height, width, channels = image.shape
-    results = []
-    for channel in range(channels):
-        small = Image.fromarray(image[..., channel]).resize(shape[::-1], Image.Resampling.BICUBIC)
-        batch = np.asarray(small, dtype=np.float32)[np.newaxis, ..., np.newaxis]
-        large = Image.fromarray(predict(batch)[0, ..., 0]).resize(
-            (width, height), Image.Resampling.BICUBIC
-        )
-        results.append(np.asarray(large, dtype=np.float32))
-    return np.stack(results, axis=-1)
+
+    def resized(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        small = Image.fromarray(plane).resize(size, Image.Resampling.BICUBIC)
+        return np.asarray(small, dtype=np.float32)
+
+    small = [resized(image[..., channel], tuple(shape[::-1])) for channel in range(channels)]
+    if joint:
+        outputs = predict(np.stack(small, axis=-1)[np.newaxis])[0]
+        planes = [outputs[..., channel] for channel in range(channels)]
+    else:
+        planes = [predict(plane[np.newaxis, ..., np.newaxis])[0, ..., 0] for plane in small]
+    return np.stack([resized(plane, (width, height)) for plane in planes], axis=-1)
 
 
 def domain_warning(path: Path, size: tuple[int, int], card: dict) -> str | None:
@@ -374,8 +394,9 @@ def image_level(path: Path, image: FullImage, sigma: float | None) -> float:
 
 
 def classical(method: str, sigma: float | None):
-    """How a classical method denoises one image, ``run(path, image, dtype)``: each frame and
-    channel whole."""
+    """How a classical method denoises one image, ``run(path, image, dtype)``: each frame whole,
+    a colour one as the baselines stage denoises it in an rgb run (bm3d channel by channel,
+    cbm3d in its opponent colour space, nlm and tv along the channel axis)."""
     if sigma is None:
         raise UserError(f"{method}: give the noise level with --sigma (0.1 is 25.5 of 255)")
     try:
@@ -388,12 +409,17 @@ def classical(method: str, sigma: float | None):
 
     def run(path: Path, image: FullImage, dtype: str) -> FullImage:
         frames, height, _, channels = image.shape
+        chosen = method
+        if method in COLOR_ONLY and channels == 1:
+            chosen = "bm3d"
+            tqdm.write(f"note: {path} is grey: bm3d ran ({method} is for colour)", sys.stderr)
         result = np.empty((*image.shape[:3], channels), dtype=dtype)
         for frame in range(frames):
             pixels = image.rows(frame, 0, height)
-            for channel in range(channels):
-                denoised = denoise_image(method, pixels[..., channel], sigma, {})
-                result[frame, ..., channel] = quantize(denoised, dtype)
+            # Grey as (H, W); colour whole, as the baselines stage denoises it.
+            pixels = pixels[..., 0] if channels == 1 else pixels
+            denoised = denoise_image(chosen, pixels, sigma, {})
+            result[frame] = quantize(denoised.reshape(result.shape[1:]), dtype)
         return FullImage(result, image.alpha)
 
     return run
@@ -429,8 +455,23 @@ def model_denoiser(model_path: Path, card: dict, args: argparse.Namespace):
     if card["input_shape"] == "any":
         # How far a pixel's influence reaches is the network's; any level shows it.
         tiling = plan_tiling(predict_at(0.1 if told else None), card, args)
+    noted = []
 
     def run(path: Path, image: FullImage, dtype: str) -> FullImage:
+        channels, name = image.shape[-1], card["model"]
+        if card_channels(card) > channels:
+            tqdm.write(
+                f"note: {path} is grey: its channel is repeated into R, G and B for colour model "
+                f"'{name}', and the result is grey",
+                sys.stderr,
+            )
+        elif card_channels(card) < channels and not noted:
+            noted.append(path)
+            tqdm.write(
+                f"note: model '{name}' is grey, so R, G and B are denoised one by one; a colour "
+                "model (trained with data.color: rgb) would do better",
+                sys.stderr,
+            )
         level = image_level(path, image, args.sigma) if told else None
         return denoise(image, predict_at(level), card, tiling, dtype)
 

@@ -38,18 +38,21 @@ def tile_starts(length: int, tile: int, overlap: int, multiple: int) -> list[int
     return [*starts, length - tile]
 
 
-def receptive_radius(predict: Callable[[np.ndarray], np.ndarray], size: int = 128) -> int:
+def receptive_radius(
+    predict: Callable[[np.ndarray], np.ndarray], size: int = 128, channels: int = 1
+) -> int:
     """How far (in pixels) one input pixel reaches into the output: change one pixel of a
     random image and see which outputs move. Tried at 8 neighbouring positions (every phase of
     up to 3 poolings) on different images, since a ReLU that happens to be off can hide a path.
-    Capped at ``size // 2``."""
+    Capped at ``size // 2``. ``predict`` takes images of ``channels``."""
     offsets = range(8)
-    images = np.random.default_rng(0).random((len(offsets), size, size, 1)).astype(np.float32)
+    shape = (len(offsets), size, size, channels)
+    images = np.random.default_rng(0).random(shape).astype(np.float32)
     changed = images.copy()
     centres = [size // 2 - 4 + offset for offset in offsets]
     for index, centre in enumerate(centres):
         changed[index, centre, centre, 0] = 1.0 - changed[index, centre, centre, 0]
-    moved = np.abs(predict(changed) - predict(images))[..., 0] > 0
+    moved = np.abs(predict(changed) - predict(images)).max(axis=-1) > 0
     radius = 0
     for index, centre in enumerate(centres):
         points = np.argwhere(moved[index])
@@ -78,20 +81,23 @@ def edge_ramp(length: int, overlap: int, margin: int, at_start: bool, at_end: bo
 class Tiling:
     """Square tiles of ``tile`` pixels overlapping by ``overlap``, each ignoring ``margin``
     pixels along the edges it shares (``overlap`` must be at least ``2 * margin + 1``), starting
-    at multiples of ``multiple``; ``batch`` tiles go to the model at once."""
+    at multiples of ``multiple``; ``batch`` tiles go to the model at once, each channel by
+    itself, or with ``joint`` all channels together (a colour model)."""
 
     tile: int
     overlap: int
     margin: int
     multiple: int = 1
     batch: int = 8
+    joint: bool = False
 
 
 def predict_tiled(
     predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, tiling: Tiling
 ) -> np.ndarray:
     """Denoise ``image`` (height, width, channels) in tiles. ``predict`` maps a batch (n, tile,
-    tile, 1) to outputs of the same shape. The result has the input's shape, float32."""
+    tile, 1), or with ``tiling.joint`` (n, tile, tile, channels), to outputs of the same shape.
+    The result has the input's shape, float32."""
     height, width = image.shape[:2]
     bands = predict_bands(predict, lambda top, bottom: image[top:bottom], height, width, tiling)
     return np.concatenate(list(bands))
@@ -130,8 +136,9 @@ def predict_bands(
     """Denoise an image of ``height`` x ``width`` whose rows ``rows(top, bottom)`` gives
     (float32, (k, width, channels)), one row of tiles at a time, and yield the result as
     consecutive bands of finished rows (float32), top to bottom; each channel is denoised by
-    itself. Memory holds one row of tiles and its blend (about ``tile`` rows of the width), never
-    the whole image: the rows above the next row of tiles are final and go out at once."""
+    itself, or with ``tiling.joint`` all of them at once. Memory holds one row of tiles and its
+    blend (about ``tile`` rows of the width), never the whole image: the rows above the next
+    row of tiles are final and go out at once."""
     tile, overlap, margin = tiling.tile, tiling.overlap, tiling.margin
     multiple, batch = tiling.multiple, tiling.batch
     padded = (height + -height % multiple, width + -width % multiple)
@@ -156,10 +163,14 @@ def predict_bands(
         # Every channel of every tile in this row, ``batch`` tiles (of all channels) a call.
         for first in range(0, len(lefts), batch):
             group = lefts[first : first + batch]
-            inputs = np.stack(
-                [band[:, s : s + size[1], c : c + 1] for s in group for c in range(channels)]
-            )
-            outputs = predict(inputs).reshape(len(group), channels, *size)
+            if tiling.joint:
+                inputs = np.stack([band[:, s : s + size[1]] for s in group])
+                outputs = np.moveaxis(predict(inputs), -1, 1)
+            else:
+                inputs = np.stack(
+                    [band[:, s : s + size[1], c : c + 1] for s in group for c in range(channels)]
+                )
+                outputs = predict(inputs).reshape(len(group), channels, *size)
             for left, output in zip(group, outputs, strict=True):
                 window = np.outer(
                     rows_window,

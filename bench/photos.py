@@ -105,13 +105,23 @@ def train(
     return folder, fit_timing(project, model, str(level))["fit_seconds"] / 60, epochs
 
 
-def noisy_copies(test: Path, sigma: float, out: Path, clip: bool) -> list[tuple[Path, Path]]:
-    """Seeded noisy copies of every test image: clipped, as 8-bit PNGs, or unclipped, as
-    float32 TIFFs. The same noise either way. (clean, noisy) paths."""
+def is_colour(test: Path) -> bool:
+    """Whether the test images are colour: the first one has R, G and B."""
+    first = next(iter(sorted(test.glob("*.png"))), None)
+    return first is not None and Image.open(first).mode not in ("1", "L", "LA", "I;16", "I", "F")
+
+
+def noisy_copies(
+    test: Path, sigma: float, out: Path, clip: bool, colour: bool = False
+) -> list[tuple[Path, Path]]:
+    """Seeded noisy copies of every test image (grey, or with ``colour`` R, G and B, with noise
+    independent per channel): clipped, as 8-bit PNGs, or unclipped, as float32 TIFFs. The same
+    noise either way. (clean, noisy) paths."""
     out.mkdir(parents=True, exist_ok=True)
     pairs = []
     for index, clean in enumerate(sorted(test.glob("*.png"))):
-        pixels = np.asarray(Image.open(clean).convert("L"), dtype=np.float32) / 255
+        pixels = load(clean, colour)
+        pixels = pixels if colour else pixels[..., 0]
         rng = np.random.default_rng([int(sigma * 100), index])
         noisy = pixels + sigma / 255 * rng.standard_normal(pixels.shape, dtype=np.float32)
         target = out / (clean.name if clip else f"{clean.stem}.tif")
@@ -121,28 +131,38 @@ def noisy_copies(test: Path, sigma: float, out: Path, clip: bool) -> list[tuple[
 
 
 def save(path: Path, pixels: np.ndarray) -> None:
-    """Grey ``pixels`` as an 8-bit PNG, or as a float32 TIFF (kept as they are) for .tif."""
+    """Grey (height, width) or colour (height, width, 3) ``pixels`` as an 8-bit PNG, or as a
+    float32 TIFF (kept as they are) for .tif."""
     if path.suffix == ".tif":
-        tifffile.imwrite(path, pixels.astype(np.float32), photometric="minisblack")
+        colour = "rgb" if pixels.ndim == 3 else "minisblack"
+        tifffile.imwrite(path, pixels.astype(np.float32), photometric=colour)
     else:
         Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
 
 
-def load(path: Path) -> np.ndarray:
-    """A grey PNG scaled to [0, 1], or a float32 TIFF as stored: (height, width, 1)."""
+def load(path: Path, colour: bool = False) -> np.ndarray:
+    """A PNG scaled to [0, 1], grey or with ``colour`` R, G, B, or a float32 TIFF as stored:
+    (height, width, channels)."""
     if path.suffix == ".tif":
-        return tifffile.imread(path).astype(np.float32)[..., None]
+        pixels = tifffile.imread(path).astype(np.float32)
+        return pixels if pixels.ndim == 3 else pixels[..., None]
+    if colour:
+        return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
     return np.asarray(Image.open(path).convert("L"), dtype=np.float32)[..., None] / 255
 
 
-def bm3d_file(item: tuple[Path, Path, float]) -> float:
-    """Denoise one noisy file with BM3D (told sigma) into ``out``; the seconds it took."""
+def bm3d_file(item: tuple[Path, Path, float, bool]) -> float:
+    """Denoise one noisy file with BM3D (told sigma; with ``colour``, CBM3D) into ``out``; the
+    seconds it took."""
     import bm3d
 
-    noisy_path, out_path, sigma = item
-    noisy = load(noisy_path)[..., 0]
+    noisy_path, out_path, sigma, colour = item
+    noisy = load(noisy_path, colour)
     started = time.perf_counter()
-    result = bm3d.bm3d(noisy, sigma_psd=sigma / 255)
+    if colour:
+        result = bm3d.bm3d_rgb(noisy, sigma_psd=sigma / 255)
+    else:
+        result = bm3d.bm3d(noisy[..., 0], sigma_psd=sigma / 255)
     seconds = time.perf_counter() - started
     save(out_path, np.clip(result, 0, 1))
     return seconds
@@ -160,21 +180,26 @@ def denoise_folder(model_dir: Path, noisy_dir: Path, out: Path, *options: str) -
     return time.perf_counter() - started
 
 
-def bm3d_folder(pairs: list[tuple[Path, Path]], sigma: float, out: Path) -> float:
-    """BM3D (told sigma) on every noisy file of ``pairs``, into ``out``, on two processes; the
-    seconds of the calls, summed."""
+def bm3d_folder(
+    pairs: list[tuple[Path, Path]], sigma: float, out: Path, colour: bool = False
+) -> float:
+    """BM3D (told sigma; CBM3D for ``colour``) on every noisy file of ``pairs``, into ``out``,
+    on two processes; the seconds of the calls, summed."""
     out.mkdir(parents=True)
-    items = [(noisy, out / noisy.name, sigma) for _, noisy in pairs]
+    items = [(noisy, out / noisy.name, sigma, colour) for _, noisy in pairs]
     with multiprocessing.get_context("fork").Pool(2) as pool:
         return sum(pool.map(bm3d_file, items))
 
 
-def scores(pairs: list[tuple[Path, Path]], folder: Path | None) -> tuple[float, float]:
-    """Mean PSNR and SSIM over the images: the noisy files themselves, or ``folder``'s."""
+def scores(
+    pairs: list[tuple[Path, Path]], folder: Path | None, colour: bool = False
+) -> tuple[float, float]:
+    """Mean PSNR and SSIM over the images (colour: over R, G and B): the noisy files
+    themselves, or ``folder``'s."""
     values = []
     for clean, noisy in pairs:
-        estimate = load(noisy if folder is None else folder / noisy.name)
-        reference = load(clean)
+        estimate = load(noisy if folder is None else folder / noisy.name, colour)
+        reference = load(clean, colour)
         score = quality(reference[None], estimate[None])
         values.append((score["psnr"], score["ssim"]))
     return tuple(float(np.mean(column)) for column in zip(*values, strict=True))
@@ -194,6 +219,19 @@ def main() -> None:
     )
     parser.add_argument("--keep", type=Path, help="copy each trained model's folder here")
     parser.add_argument(
+        "--color",
+        choices=("auto", "gray", "rgb"),
+        default="auto",
+        help="train and score in colour (data.color rgb, CBM3D) or grey; auto: colour if the "
+        "test images are",
+    )
+    parser.add_argument(
+        "--gray-models",
+        type=Path,
+        help="a --keep folder of the grey recipe's models (<model>-sigma<S>): each is scored too, "
+        "run by denoise-images on R, G and B one by one",
+    )
+    parser.add_argument(
         "--clip",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -211,7 +249,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs {args.epochs}: it must be 1 or more")
-    settings = merge({"noise": {"clip": args.clip}}, overrides(args.settings))
+    colour = args.color == "rgb" or (args.color == "auto" and is_colour(args.data / "test"))
+    chosen = {"noise": {"clip": args.clip}, "data": {"color": "rgb" if colour else "gray"}}
+    settings = merge(chosen, overrides(args.settings))
     work = Path(tempfile.mkdtemp(prefix="photos-bench-"))
     print(f"# {machine()}; data: {args.data}; work: {work}; settings: {settings}", flush=True)
     for sigma in args.sigma:
@@ -221,40 +261,48 @@ def main() -> None:
         name = model_dir.parent.name
         if args.keep:
             shutil.copytree(model_dir, args.keep / f"{name}-sigma{sigma:g}", dirs_exist_ok=True)
-        pairs = noisy_copies(args.data / "test", sigma, work / f"noisy-{sigma:g}", args.clip)
-        megapixels = sum(load(noisy).size for _, noisy in pairs) / 1e6
+        pairs = noisy_copies(
+            args.data / "test", sigma, work / f"noisy-{sigma:g}", args.clip, colour
+        )
+        megapixels = sum(np.prod(load(noisy).shape[:2]) for _, noisy in pairs) / 1e6
         model_seconds = denoise_folder(
             model_dir, work / f"noisy-{sigma:g}", work / f"{name}-{sigma:g}"
         )
         tta_seconds = denoise_folder(
             model_dir, work / f"noisy-{sigma:g}", work / f"{name}-tta-{sigma:g}", "--tta"
         )
-        bm3d_seconds = bm3d_folder(pairs, sigma, work / f"bm3d-{sigma:g}")
+        bm3d_seconds = bm3d_folder(pairs, sigma, work / f"bm3d-{sigma:g}", colour)
         rows = [
-            ("noisy", scores(pairs, None), ""),
+            ("noisy", scores(pairs, None, colour), ""),
             (
                 name,
-                scores(pairs, work / f"{name}-{sigma:g}"),
+                scores(pairs, work / f"{name}-{sigma:g}", colour),
                 f"{fit_minutes:5.1f} min training, {epochs} epochs; "
                 f"{model_seconds / megapixels:.1f} s/MP (whole command)",
             ),
             (
                 f"{name}+tta",
-                scores(pairs, work / f"{name}-tta-{sigma:g}"),
+                scores(pairs, work / f"{name}-tta-{sigma:g}", colour),
                 f"the same model, 8 flips and rotations averaged; "
                 f"{tta_seconds / megapixels:.1f} s/MP",
             ),
             (
-                "bm3d",
-                scores(pairs, work / f"bm3d-{sigma:g}"),
+                "cbm3d" if colour else "bm3d",
+                scores(pairs, work / f"bm3d-{sigma:g}", colour),
                 f"{bm3d_seconds / megapixels:.1f} s/MP (one core)",
             ),
         ]
+        for grey in sorted(args.gray_models.glob(f"*-sigma{sigma:g}")) if args.gray_models else []:
+            out = work / f"{grey.name}-per-channel"
+            seconds = denoise_folder(grey, work / f"noisy-{sigma:g}", out)
+            note = f"the grey model, R, G and B one by one; {seconds / megapixels:.1f} s/MP"
+            rows.append((f"{grey.name.split('-sigma')[0]} grey", scores(pairs, out, colour), note))
         kind = "clipped 8-bit noisy PNGs" if args.clip else "unclipped float32 noisy TIFFs"
+        kind = f"{'colour' if colour else 'grey'}, {kind}"
         print(f"\nsigma {sigma:g} (0-255 scale), {kind}, {len(pairs)} full images")
-        print(f"{'method':<11} {'PSNR dB':>8} {'SSIM':>7}   time")
+        print(f"{'method':<13} {'PSNR dB':>8} {'SSIM':>7}   time")
         for method, (p, s), note in rows:
-            print(f"{method:<11} {p:>8.2f} {s:>7.3f}   {note}")
+            print(f"{method:<13} {p:>8.2f} {s:>7.3f}   {note}")
         print(json.dumps({"sigma": sigma, "scores": {m: v for m, v, _ in rows}}), flush=True)
 
 

@@ -286,6 +286,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=ROUNDS, help=f"runs of each side-by-side pair ({ROUNDS})"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="N only: no 4N run and no hashing (a smoke run)"
+    )
     args = parser.parse_args()
     if args.n < 5 or args.rounds < 1:
         parser.error("--n must be at least 5 and --rounds at least 1")
@@ -295,16 +298,20 @@ def main() -> None:
     rss = {}
     try:
         run_size(work, args.n, rss, report=True)
-        run_size(work, 4 * args.n, rss, report=False)
-        hashing(work, work / f"images-{4 * args.n}")
+        if not args.quick:
+            run_size(work, 4 * args.n, rss, report=False)
+            hashing(work, work / f"images-{4 * args.n}")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"\npeak RSS (MB, largest process)   {'N':>8} {'4N':>8}  4N/N (<= 1.2)")
     for name in dict.fromkeys(key for key, _ in rss):
+        small = rss[name, args.n]
         if (name, 4 * args.n) in rss:
-            small, large = rss[name, args.n], rss[name, 4 * args.n]
+            large = rss[name, 4 * args.n]
             print(f"{name:<32} {small:>8.0f} {large:>8.0f}  {large / small:.2f}")
+        else:
+            print(f"{name:<32} {small:>8.0f} {'-':>8}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ float32, and read back as the scores read them."""
 import numpy as np
 from PIL import Image
 
-from bench.photos import load, noisy_copies, overrides
+from bench.photos import is_colour, load, noisy_copies, overrides
 from tests.helpers import gradient
 
 
@@ -28,3 +28,18 @@ def test_settings_are_read_as_yaml_into_sections():
         "train": {"mixed_precision": "bfloat16"},
         "models": {"drunet": {"widths": [8, 16]}},
     }
+
+
+def test_colour_copies_hold_independent_seeded_noise_per_channel(tmp_path):
+    (tmp_path / "test").mkdir()
+    Image.fromarray(gradient(64, 48)).save(tmp_path / "test/a.png")
+    assert is_colour(tmp_path / "test")
+    ((clean, tif),) = noisy_copies(tmp_path / "test", 25, tmp_path / "c", clip=False, colour=True)
+    noise = load(tif, colour=True) - load(clean, colour=True)
+    assert noise.shape == (48, 64, 3)
+    assert np.allclose(noise.reshape(-1, 3).std(axis=0), 25 / 255, atol=0.01)
+    assert abs(np.corrcoef(noise.reshape(-1, 3).T)[0, 1]) < 0.1
+    ((_, png),) = noisy_copies(tmp_path / "test", 25, tmp_path / "p", clip=True, colour=True)
+    np.testing.assert_array_equal(
+        load(png, True), np.round(load(tif, True).clip(0, 1) * 255) / 255
+    )

@@ -90,7 +90,7 @@ SMALLEST = {
         lambda d, p, w: ["--photos", p, "--epochs", 1, "--only", "ne2ne"],
         "full Set12 images",
     ),
-    "speed.py": (lambda d, p, w: ["--n", 10, "--rounds", 1, "--keep", w], "peak RSS"),
+    "speed.py": (lambda d, p, w: ["--n", 10, "--rounds", 1, "--quick", "--keep", w], "peak RSS"),
 }
 
 

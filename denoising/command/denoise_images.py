@@ -33,8 +33,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from denoising.cards import CARD, read_card, takes_level
 from denoising.cards import channels as card_channels
-from denoising.cards import read_card, takes_level
 from denoising.command.ensemble import self_ensemble
 from denoising.command.full_images import (
     FORMATS,
@@ -150,7 +150,7 @@ def load_model(path: Path, card: dict):
         raise UserError(
             f"{path}: cannot load this model ({type(error).__name__}: {reason[:300]})"
         ) from None
-    card_path = path.with_name("card.json")
+    card_path = path.with_name(CARD)
     shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else None
     colours = card_channels(card)
     channels = colours + takes_level(card)  # The image's, and the noise level if it takes one.

@@ -72,7 +72,9 @@ def atomic_path(path: Path, overwrite: bool = True) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary name keeps the suffix, because some writers (Keras) choose a format by it.
     suffix = f"{path.suffix}.tmp{path.suffix}"
-    _remove_stale(f".{path.stem}.*{suffix}", path.parent)
+    # mkstemp's random part is 8 characters: a.png's pattern must not match the temporary of
+    # a.jpg.png, which another process may be writing this very moment.
+    _remove_stale(f".{path.stem}.{'?' * 8}{suffix}", path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
     os.close(handle)
     temporary = Path(temporary)

@@ -28,7 +28,18 @@ WING_IMPORTS = {
 # bring), beside the standard library.
 CORE = {"numpy", "PIL", "tifffile", "tqdm", "tensorflow", "keras"}
 # The pipeline's and the search's extras, which denoise-images must never need.
-EXTRAS = ("yaml", "skimage", "scipy", "bm3d", "dvc", "dvclive", "matplotlib", "optuna")
+EXTRAS = (
+    "yaml",
+    "skimage",
+    "scipy",
+    "bm3d",
+    "dvc",
+    "dvclive",
+    "matplotlib",
+    "optuna",
+    "distributed",
+    "dask",
+)
 
 
 @dataclass(frozen=True)
@@ -259,3 +270,11 @@ def test_the_command_runs_with_the_pipelines_extras_blocked(tmp_path, models):
         "error: bm3d: needs the pipeline's extras (bm3d is missing); pip install '.[pipeline]'"
     ]
     assert not (tmp_path / "b").exists()
+    # So does a cluster, which needs Dask's distributed.
+    spread = run_blocked(
+        models["conv"], tmp_path / "in.png", "-o", tmp_path / "w", "--workers", "2"
+    )
+    assert spread.returncode == 2
+    assert spread.stderr.strip().splitlines()[-1] == (
+        "error: --workers/--dask: needs Dask's distributed; pip install '.[cluster]'"
+    )

@@ -25,8 +25,10 @@ and the file is named.
 
 import argparse
 import sys
+import threading
 import time
 from collections import Counter
+from copy import copy
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace results that already exist in OUTDIR (never an input image)",
     )
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers",
+        type=int,
+        help="spread the files over N worker processes on this machine (a Dask LocalCluster; "
+        "pip install '.[cluster]')",
+    )
+    cluster.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="spread the files over the workers of the Dask scheduler at ADDRESS "
+        "(tcp://host:8786); they must reach the model, the inputs and OUTDIR by the same paths",
+    )
     return parser
 
 
@@ -130,6 +145,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--batch: {args.batch} must be at least 1")
     if args.max_pixels < 1:
         parser.error(f"--max-pixels: {args.max_pixels} must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers: {args.workers} must be at least 1")
     if args.sigma is not None and not 0 <= args.sigma <= 1:
         parser.error(f"--sigma: {args.sigma} must be between 0 and 1 (0.1 is 25.5 of 255)")
     return args
@@ -478,55 +495,122 @@ def model_denoiser(model_path: Path, card: dict, args: argparse.Namespace):
     return run
 
 
+def denoise_file(path: Path, target: Path, run, card: dict, args) -> tuple[int | None, str]:
+    """Denoise one file into ``target`` with ``run``, atomically: its pixels, or None and the
+    reason it was skipped (unreadable, or a format that cannot hold it)."""
+    try:
+        image = load_full(path, args.color, args.max_pixels)
+    except READ_ERRORS as error:
+        return None, f"{type(error).__name__}: {error}"
+    chosen = output_format(path, args.format)
+    problem = format_problem(image, chosen)
+    if problem is not None:
+        return None, problem
+    check_size(path, image.shape[1:3], card, args.resize)
+    warning = domain_warning(path, image.shape[1:3], card)
+    if warning is not None:
+        tqdm.write(warning, file=sys.stderr)
+    result = run(path, image, result_dtype(image, chosen))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target, overwrite=args.overwrite) as temporary:
+        save_image(temporary, result, chosen)
+    return image.pixels, ""
+
+
 def denoise_files(found, targets, run, card: dict, args, skipped: list[dict]) -> tuple[int, int]:
-    """Denoise each file into its target with ``run``, atomically; unreadable files and those
-    the chosen format cannot hold are added to ``skipped``. The images done, and their pixels."""
+    """Denoise each file into its target with ``run``, in this process; unreadable files and
+    those the chosen format cannot hold are added to ``skipped``. The images done, and their
+    pixels."""
     pixels, done = 0, 0
     for (path, _), target in tqdm(
         list(zip(found, targets, strict=True)), desc="denoising", unit="image", disable=None
     ):
-        try:
-            image = load_full(path, args.color, args.max_pixels)
-        except READ_ERRORS as error:
-            skipped.append({"file": str(path), "reason": f"{type(error).__name__}: {error}"})
+        count, reason = denoise_file(path, target, run, card, args)
+        if count is None:
+            skipped.append({"file": str(path), "reason": reason})
             continue
-        chosen = output_format(path, args.format)
-        problem = format_problem(image, chosen)
-        if problem is not None:
-            skipped.append({"file": str(path), "reason": problem})
-            continue
-        check_size(path, image.shape[1:3], card, args.resize)
-        warning = domain_warning(path, image.shape[1:3], card)
-        if warning is not None:
-            tqdm.write(warning, file=sys.stderr)
-        result = run(path, image, result_dtype(image, chosen))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target, overwrite=args.overwrite) as temporary:
-            save_image(temporary, result, chosen)
-        pixels += image.pixels
+        pixels += count
         done += 1
     return done, pixels
+
+
+def chosen_method(args: argparse.Namespace) -> str | None:
+    """The classical method that MODEL names, or None for a model."""
+    return str(args.model) if str(args.model) in CLASSICAL and not args.model.exists() else None
+
+
+def classical_card(method: str) -> dict:
+    """What the checks read of a card, for a classical method: any size, any multiple."""
+    return {"model": method, "input_shape": "any", "size_multiple": 1}
+
+
+def runner(args: argparse.Namespace):
+    """How each image is denoised, ``run(path, image, dtype)``, and the card it follows: the
+    model's (loaded once), or a stand-in for a classical method."""
+    method = chosen_method(args)
+    if method is not None:
+        return classical(method, args.sigma), classical_card(method)
+    model_path, card = read_card(args.model)
+    return model_denoiser(model_path, card, args), card
+
+
+# {settings: (run, card)}: a worker process of --workers or --dask loads its model once.
+_RUNNERS: dict[str, tuple] = {}
+# A Dask worker may run tasks in several threads: one file at a time (TensorFlow spreads each
+# model call over the cores), and TensorFlow imported and the model loaded once.
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def denoise_path(path: str, target: str, settings: argparse.Namespace) -> tuple[int | None, str]:
+    """One file, as a worker of --workers or --dask denoises it: with the runner that this
+    process built for ``settings`` at its first file, so the model is loaded once."""
+    key = repr(sorted(vars(settings).items()))
+    with _ONE_AT_A_TIME:
+        if key not in _RUNNERS:
+            _RUNNERS[key] = runner(settings)
+        run, card = _RUNNERS[key]
+        return denoise_file(Path(path), Path(target), run, card, settings)
+
+
+# What a Dask worker runs for each file, by name.
+WORK = "denoising.command.denoise_images:denoise_path"
+
+
+def worker_settings(args: argparse.Namespace, method: str | None) -> argparse.Namespace:
+    """The arguments as workers read them: the model by its absolute path; and replacing a
+    result, since output_paths has refused every result that existed before this run, so what a
+    retried file finds is what an attempt of this very run wrote."""
+    settings = copy(args)
+    settings.model = args.model if method is not None else args.model.resolve()
+    settings.overwrite = True
+    return settings
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise UserError(f"-o {args.out_dir}: is a file; -o must be a folder (made if missing)")
-    method = str(args.model) if str(args.model) in CLASSICAL and not args.model.exists() else None
+    method = chosen_method(args)
     if method is None:
-        model_path, card = read_card(args.model)
+        _, card = read_card(args.model)
         check_sigma(card, args.sigma)
     else:
-        run_classical = classical(method, args.sigma)
-        card = {"model": method, "input_shape": "any", "size_multiple": 1}
+        classical(method, args.sigma)  # --sigma is checked before any file is listed.
+        card = classical_card(method)
     found, skipped = list_inputs(args.inputs)
     if not found:
         raise UserError("no image files among the inputs")
     targets = output_paths(found, args.inputs, args.out_dir, args.overwrite, args.format)
     check_tta(args, method, card)
-    run = run_classical if method is not None else model_denoiser(model_path, card, args)
     started = time.perf_counter()
-    done, pixels = denoise_files(found, targets, run, card, args, skipped)
+    if args.workers or args.dask:
+        from denoising.command.cluster import denoise_on_cluster
+
+        settings = worker_settings(args, method)
+        done, pixels = denoise_on_cluster(found, targets, WORK, settings, args, skipped)
+    else:
+        run, card = runner(args)
+        done, pixels = denoise_files(found, targets, run, card, args, skipped)
     seconds = time.perf_counter() - started
     for entry in skipped:
         print(f"skipped {entry['file']}: {entry['reason']}", file=sys.stderr)

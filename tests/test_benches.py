@@ -86,6 +86,10 @@ SMALLEST = {
         ),
         "noise level 0.5",
     ),
+    "scale.py": (
+        lambda d, p, w: ["--images", 4, "--side", 32, "--trials", 0],
+        "the same bytes: True",
+    ),
     "self_supervised.py": (
         lambda d, p, w: ["--photos", p, "--epochs", 1, "--only", "ne2ne"],
         "full Set12 images",

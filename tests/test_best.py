@@ -66,6 +66,12 @@ def test_experiments_rank_by_their_best_methods_psnr_with_what_they_changed():
     assert "models.conv.batch_size=64 " in table(floated, "0.5") + " "
 
 
+def test_a_tune_workers_experiment_names_its_worker():
+    ranked = rank(ROWS, SECTIONS, "0.5", ran_by={"lr-high": "box-2:4711"})
+    assert ranked[0].label == "lr-high (on box-2:4711)" and ranked[1].label == "main (baseline)"
+    assert "lr-high (on box-2:4711) [conv]" in table(ranked, "0.5")
+
+
 def test_a_named_method_and_the_mean_over_levels():
     two = row(
         "branch_commit",

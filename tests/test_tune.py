@@ -50,7 +50,7 @@ def test_the_search_prunes_trials_whose_short_run_is_below_the_median(
     of the earlier ones: those trials stop before their full run."""
     runs, scores = [], {}
 
-    def run_experiment(name, params):
+    def run_experiment(name, params, worker=None):
         runs.append(name)
         assert params["noise.levels"] == [0.5]
         assert params.get("train.epochs") == (1 if name.endswith("-short") else None)
@@ -68,7 +68,7 @@ def test_the_search_prunes_trials_whose_short_run_is_below_the_median(
 
 
 def test_a_failed_trial_does_not_stop_the_search(tmp_path, monkeypatch, capsys):
-    def run_experiment(name, params):
+    def run_experiment(name, params, worker=None):
         if name == "t-1":
             raise tune.TrialFailed("t-1: ERROR: train.epochs: 0 is not allowed")
 
@@ -83,7 +83,9 @@ def test_a_failed_trial_does_not_stop_the_search(tmp_path, monkeypatch, capsys):
 
 def test_the_same_seed_samples_the_same_params(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(tune, "run_experiment", lambda name, params: seen.append(params))
+    monkeypatch.setattr(
+        tune, "run_experiment", lambda name, params, worker=None: seen.append(params)
+    )
     monkeypatch.setattr(tune, "experiment_score", lambda name, level, method: 1.0)
     space = write(tmp_path, {"search": SPACE["search"]})
     for _ in range(2):
@@ -91,3 +93,39 @@ def test_the_same_seed_samples_the_same_params(tmp_path, monkeypatch):
     assert seen[:3] == seen[3:]
     assert all(p["models.conv.filters"] in ([4, 4], [8, 8]) for p in seen)
     assert all(isinstance(p["models.conv.epochs"], int) for p in seen)
+
+
+def test_a_shared_study_counts_every_workers_trials_and_fails_a_dead_ones(
+    tmp_path, monkeypatch, capsys
+):
+    """Through a journal file: a trial left running by a worker that died (no heartbeat) is
+    failed, the study gets its 3 finished trials, and a worker that comes later runs none."""
+    import optuna
+
+    from denoising.experiments import storage as shared
+
+    journal = str(tmp_path / "tune.journal")
+    study = optuna.create_study(
+        study_name="t", storage=shared.open_storage(journal), direction="maximize"
+    )
+    dead = study.ask()
+    dead.set_user_attr(shared.WORKER, "gone:1")
+    dead.set_user_attr(shared.HEARTBEAT, 0.0)  # Silent since 1970.
+    names = []
+
+    def run_experiment(name, params, worker=None):
+        names.append((name, worker))
+
+    monkeypatch.setattr(tune, "run_experiment", run_experiment)
+    monkeypatch.setattr(tune, "experiment_score", lambda name, level, method: 10.0)
+    space = write(tmp_path, {"search": SPACE["search"]})
+    shared_args = ["--storage", journal, "--study", "t", "--space", space, "--trials", "3"]
+    tune.main(shared_args)
+    out = capsys.readouterr().out
+    assert "trial 0: failed: its worker stopped beating" in out
+    assert "3 trials finished, 0 pruned, 1 failed" in out
+    assert [name for name, _ in names] == ["t-1", "t-2", "t-3"]
+    assert {worker for _, worker in names} == {shared.worker_name()}
+    tune.main(shared_args)  # Another worker, later: nothing left to do.
+    assert len(names) == 3
+    assert "3 trials finished, 0 pruned, 1 failed" in capsys.readouterr().out

@@ -10,6 +10,9 @@ An experiment's score is the PSNR of ``--method`` at ``--level``; without ``--me
 best trained model there (the classical baselines and the noisy input aside: they do not change
 with training params); without ``--level``, averaged over its levels.
 Experiments without that score (failed, queued, other levels) are listed last, unranked.
+An experiment that a tune worker ran (``python -m denoising.experiments.tune --storage``) names
+the worker, machine and process, that ran it: after `dvc exp pull` from several machines, the
+ranking says where each result came from.
 """
 
 import argparse
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from denoising.errors import UserError, run_stage
+from denoising.experiments.workers import workers
 from denoising.names import BASELINE_NAMES
 
 PSNR = "psnr."
@@ -33,18 +37,21 @@ INFO = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
 @dataclass
 class Ranked:
     """One row of `dvc exp show`: its name and type (workspace, baseline, an experiment), score
-    (None: unranked), the method scored, and the params it changed from the baseline."""
+    (None: unranked), the method scored, the params it changed from the baseline, and the
+    worker that ran it (None: not a tune worker's)."""
 
     name: str
     typ: str
     score: float | None
     method: str
     changed: dict = field(default_factory=dict)
+    worker: str | None = None
 
     @property
     def label(self) -> str:
         kind = f" ({self.typ})" if self.typ in ("workspace", "baseline") else ""
-        return f"{self.name}{kind}"
+        where = f" (on {self.worker})" if self.worker else ""
+        return f"{self.name}{kind}{where}"
 
 
 def psnr_columns(row: dict) -> dict[str, dict[str, float]]:
@@ -100,9 +107,13 @@ def param_columns(rows: list[dict], keys: set[str]) -> list[str]:
     return sorted(filter(is_param, names))
 
 
-def rank(rows: list[dict], keys: set[str], level=None, method=None) -> list[Ranked]:
+def rank(
+    rows: list[dict], keys: set[str], level=None, method=None, ran_by: dict | None = None
+) -> list[Ranked]:
     """The experiments of `dvc exp show`'s ``rows`` (the baseline's first), best first, each
-    with the params (``keys``: params.yaml's, dotted) it changed from the baseline."""
+    with the params (``keys``: params.yaml's, dotted) it changed from the baseline, and its
+    worker from ``ran_by`` ({experiment name: worker})."""
+    ran_by = ran_by or {}
     params = param_columns(rows, keys)
     baseline = next((row for row in rows if row.get("typ") == "baseline"), rows[0])
     ranked = []
@@ -110,7 +121,8 @@ def rank(rows: list[dict], keys: set[str], level=None, method=None) -> list[Rank
         name = row.get("Experiment") or row.get("rev") or "?"
         value, scored = score(row, level, method)
         changed = {p: row.get(p) for p in params if row.get(p) != baseline.get(p)}
-        ranked.append(Ranked(name, row.get("typ", ""), value, scored, changed))
+        worker = ran_by.get(name)
+        ranked.append(Ranked(name, row.get("typ", ""), value, scored, changed, worker))
     ranked.sort(key=lambda r: (r.score is None, -(r.score or 0.0)))
     return ranked
 
@@ -165,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     import dvc.api
 
     rows = dvc.api.exp_show()
-    ranked = rank(rows, params_keys(), args.level, args.method)
+    ranked = rank(rows, params_keys(), args.level, args.method, workers())
     print(table(ranked, args.level))
     if not args.apply:
         return

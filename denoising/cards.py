@@ -12,10 +12,16 @@ from pathlib import Path
 
 from denoising.errors import UserError
 from denoising.files import load_json
+from denoising.names import SELF_SUPERVISED
 
 CARD = "card.json"
 # A model denoises grey images (one channel) or colour ones (R, G, B).
 CHANNELS = (1, 3)
+# The correction a card may ask for: its outputs mapped through the inverse of this mean.
+CLIPPED_MEAN = "clipped-gaussian-mean"
+# Training targets that are noisy themselves, so a model learns their mean (Noise2Noise, and the
+# self-supervised ones).
+NOISY_TARGETS = ("noisy", *SELF_SUPERVISED)
 
 PACKAGES = ("keras", "tensorflow", "numpy", "pillow")
 
@@ -49,12 +55,17 @@ def model_card(
     best validation loss: ``fitted``, a ``training.Fitted``) and with which package versions."""
     levels = corruption.levels
     level = {"range": levels} if isinstance(levels, list) else {"level": levels}
+    # Noisy targets under clipped Gaussian noise teach the clipped mean: its inverse is applied.
+    learned_mean = train.target in NOISY_TARGETS and noise.type == "gaussian" and noise.clip
+    fixed = learned_mean and not isinstance(levels, list)
+    debiased = {"correction": {"inverts": CLIPPED_MEAN, "sigma": levels}} if fixed else {}
     data = json.loads(Path(manifest).read_text())
     channels = fitted.image_shape[-1]
     # A colour model says so; a grey card is as the original design wrote it (channels 1).
     colour = {} if channels == 1 else {"channels": channels}
     return {
         **colour,
+        **debiased,
         # What it was trained on, for denoise-images' warning about images far from it.
         "data": {
             "dir": data["data_dir"],
@@ -135,6 +146,18 @@ def check_card(card_path: Path) -> dict:
     if not isinstance(card.get("level_input", False), bool):
         value = card["level_input"]
         problems.append(f"{card_path}: level_input: {value!r} is not allowed; it must be a bool")
+    entry = card.get("correction")
+    if entry is not None and not (
+        isinstance(entry, dict)
+        and entry.get("inverts") == CLIPPED_MEAN
+        and isinstance(entry.get("sigma"), (int, float))
+        and not isinstance(entry.get("sigma"), bool)
+        and 0 <= entry["sigma"] <= 1
+    ):
+        problems.append(
+            f"{card_path}: correction: {entry!r} is not allowed; it must be "
+            f"{{inverts: {CLIPPED_MEAN}, sigma: a level from 0 to 1}}"
+        )
     channels = card.get("channels", 1)
     if channels not in CHANNELS or isinstance(channels, bool):
         problems.append(f"{card_path}: channels: {channels!r} is not allowed; it must be 1 or 3")
@@ -155,6 +178,13 @@ def card_beside(model_file: Path) -> dict:
 def channels(card: dict) -> int:
     """The image channels the model takes and gives: 1 (grey; cards without the key) or 3."""
     return card.get("channels", 1)
+
+
+def correction(card: dict) -> float | None:
+    """The sigma at which the model's outputs go through the inverse of the clipped-Gaussian
+    mean (denoising/clipping.py), as its card asks; None: they are used as they are."""
+    entry = card.get("correction")
+    return entry["sigma"] if isinstance(entry, dict) else None
 
 
 def takes_level(card: dict) -> bool:

@@ -4,7 +4,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from denoising.cards import card_beside, takes_level
+from denoising.cards import card_beside, correction, takes_level
 from denoising.command.ensemble import self_ensemble
 from denoising.errors import UserError, run_stage
 from denoising.files import atomic_dir, save_json
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     model = keras.saving.load_model(args.model, safe_mode=True)
-    told = takes_level(card_beside(args.model))
+    card = card_beside(args.model)
+    told, debias_at = takes_level(card), correction(card)  # debias_at: the clipped mean's sigma
 
     def inputs(noisy):  # A model trained for many levels may be told this one.
         return with_level(noisy, args.level) if told else noisy
@@ -61,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
 
     with atomic_dir(args.out_dir) as out_dir:
         real = args.level == REAL
-        batch = params.batch_size
-        done = denoise_rows(predict, evaluate, args.noisy_dir, out_dir, reference, real, batch)
+        batch, noisy = params.batch_size, args.noisy_dir
+        done = denoise_rows(predict, evaluate, noisy, out_dir, reference, real, batch, debias_at)
 
     metrics = done.metrics(args.model_name, args.level)
     save_json(args.metrics, metrics)

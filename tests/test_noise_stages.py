@@ -209,6 +209,20 @@ def test_self_supervised_targets_train_on_noisy_images_alone(monkeypatch, data, 
     assert np.isfinite(card["best_val_loss"])
     # Scored against the clean test images like any model: the saved model has a plain loss.
     assert np.isfinite(metrics["test_loss"]) and metrics["psnr_denoised"] > 0
+    # Clipped noise (the default): the card asks for the clipped mean's inverse, the stage
+    # applies it and scores the test split before it too.
+    assert card["correction"] == {"inverts": "clipped-gaussian-mean", "sigma": 0.5}
+    assert np.isfinite(metrics["psnr_uncorrected"]) and "ssim_uncorrected" in metrics
+
+
+def test_unclipped_noise_and_clean_targets_need_no_correction(monkeypatch, data):
+    unclipped = {"target": "n2v2", "loss": "mse"}
+    metrics, card = pipeline(
+        monkeypatch, data, "unclipped", {"clip": False}, unclipped, model="unet"
+    )
+    assert "correction" not in card and "psnr_uncorrected" not in metrics
+    metrics, card = pipeline(monkeypatch, data, "clean-target", {}, {})
+    assert "correction" not in card and "psnr_uncorrected" not in metrics
 
 
 def test_denoise_stage_self_ensemble(monkeypatch, data):

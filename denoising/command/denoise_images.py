@@ -35,8 +35,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from denoising.cards import CARD, read_card, takes_level
+from denoising.cards import CARD, correction, read_card, takes_level
 from denoising.cards import channels as card_channels
+from denoising.clipping import debias
 from denoising.command.ensemble import self_ensemble
 from denoising.command.full_images import (
     FORMATS,
@@ -467,6 +468,12 @@ def model_denoiser(model_path: Path, card: dict, args: argparse.Namespace):
         told = predict if level is None else conditioned(predict, level)
         return self_ensemble(told) if args.tta else told
 
+    debias_at = correction(card)
+
+    def corrected(told):
+        """As the card asks: the outputs through the inverse of the clipped-Gaussian mean."""
+        return told if debias_at is None else (lambda batch: debias(told(batch), debias_at))
+
     told = takes_level(card)
     tiling = None
     if card["input_shape"] == "any":
@@ -490,7 +497,7 @@ def model_denoiser(model_path: Path, card: dict, args: argparse.Namespace):
                 sys.stderr,
             )
         level = image_level(path, image, args.sigma) if told else None
-        return denoise(image, predict_at(level), card, tiling, dtype)
+        return denoise(image, corrected(predict_at(level)), card, tiling, dtype)
 
     return run
 

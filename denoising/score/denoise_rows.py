@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from denoising.clipping import debias
 from denoising.layout import MISSING_SCORES
 from denoising.names import SPLITS
 from denoising.rows import RowFile, RowWriter, read_rows
@@ -40,7 +41,12 @@ def change(metrics: dict) -> str:
     if "scores_missing" in metrics:
         return "estimated sigma {sigma_noisy:.4f} -> {sigma_denoised:.4f}".format(**metrics)
     text = "PSNR {psnr_noisy:.2f} -> {psnr_denoised:.2f} dB, SSIM {ssim_noisy:.3f} -> "
-    return (text + "{ssim_denoised:.3f}").format(**metrics)
+    text += "{ssim_denoised:.3f}"
+    if "psnr_uncorrected" in metrics:
+        text += (
+            " (the clipped-Gaussian mean inverted, Foi 2009; before: {psnr_uncorrected:.2f} dB)"
+        )
+    return text.format(**metrics)
 
 
 def denoise_rows(
@@ -51,12 +57,16 @@ def denoise_rows(
     reference: Path | None,
     sigma: bool,
     batch_size: int,
+    debias_at: float | None = None,
 ) -> Denoised:
     """Denoise ``noisy_dir/<split>.npy`` into ``out_dir/<split>.npy`` with ``predict`` (a batch
     of noisy images to denoised ones); score the test split against ``reference`` (None: no
     clean references), ``evaluate(noisy, clean)`` giving the model's loss, and with ``sigma``
-    the estimated noise levels too. Chunks are whole batches of ``batch_size``, so that the
-    bytes do not depend on the chunk size."""
+    the estimated noise levels too. With ``debias_at`` (a card's correction), the model's
+    outputs go through the inverse of the clipped-Gaussian mean at that sigma, and the test
+    split is scored before it too (``psnr_uncorrected``, ``ssim_uncorrected``).
+    Chunks are whole batches of ``batch_size``, so that the bytes do not depend on the chunk
+    size."""
     scores = SplitScores(sigma=sigma)
     loss_sum, predict_seconds, test_images = 0.0, 0.0, 0
     for split in SPLITS:
@@ -65,12 +75,14 @@ def denoise_rows(
         for rows in noisy_file.chunks(batch_size):
             noisy = noisy_file[rows]
             started = time.perf_counter()
-            denoised = predict(noisy)
+            raw = predict(noisy)
             predict_seconds += time.perf_counter() - started
+            denoised = raw if debias_at is None else debias(raw, debias_at)
             writer.write(denoised)
             if split == "test":
                 clean = None if reference is None else read_rows(reference, rows)
-                scores.add(clean, {"noisy": noisy, "denoised": denoised})
+                before = {} if debias_at is None else {"uncorrected": raw}
+                scores.add(clean, {"noisy": noisy, "denoised": denoised, **before})
                 test_images += len(noisy)
                 if clean is not None:
                     loss_sum += float(evaluate(noisy, clean)) * len(clean)

@@ -16,7 +16,9 @@ the level) beside it:
 The noise is not clipped to [0, 1] unless --clip is given: the self-supervised targets (and
 Noise2Noise) learn the mean of the noisy value, and clipping moves that mean away from the clean
 value wherever the image is near black or white (at level 0.5 on black digits' background, by
-about 0.2), which only clean targets can undo.
+about 0.2). Their cards then ask for the inverse of the clipped-Gaussian mean (Foi 2009,
+denoising/clipping.py), which the denoise stage applies; the table's "uncorrected" column is the
+PSNR before it.
 
 With --photos, the model is trained on native-resolution patches of DATA_DIR/train (Train400)
 for about --minutes each (epochs from a 1-epoch timing run), and scored on the full DATA_DIR/test
@@ -100,8 +102,11 @@ def run_variant(
     shutil.copy(project / f"plots/figures/{level}_noise.png", figures / f"{name}.png")
     card = json.loads((project / f"models/unet/{level}/card.json").read_text())
     compared = json.loads((project / f"metrics/compare/{level}.json").read_text())
+    denoised = json.loads((project / f"metrics/denoise/unet/{level}.json").read_text())
     return {
         "scores": compared,
+        # Noisy targets under clipped noise: the PSNR before the clipped mean's inverse.
+        "uncorrected": denoised.get("psnr_uncorrected"),
         "minutes": fit_timing(project, "unet", f"{level:g}")["fit_seconds"] / 60,
         "epochs": card["epochs_run"],
     }
@@ -162,12 +167,15 @@ def print_table(results: dict, level: float, photos: bool) -> None:
     first = next(iter(results.values()))["scores"]
     where = f"{first['images']} test images" + (" (central crops)" if photos else "")
     print(f"\nnoise level {level:g}, unet, scored by compare@{level:g} on {where}")
-    print(f"{'target':<12} {'PSNR dB':>8} {'SSIM':>7}   training")
-    print(f"{'(noisy)':<12} {first['noisy']['psnr']:>8.2f} {first['noisy']['ssim']:>7.3f}")
+    print(f"{'target':<12} {'PSNR dB':>8} {'SSIM':>7}   {'uncorrected':>11}   training")
+    noisy = first["noisy"]
+    print(f"{'(noisy)':<12} {noisy['psnr']:>8.2f} {noisy['ssim']:>7.3f}   {'':>11}")
     for name, result in results.items():
         unet = result["scores"]["unet"]
         note = f"{result['minutes']:.1f} min, {result['epochs']} epochs"
-        print(f"{name:<12} {unet['psnr']:>8.2f} {unet['ssim']:>7.3f}   {note}")
+        before = result["uncorrected"]
+        before = f"{before:>11.2f}" if before is not None else f"{'-':>11}"
+        print(f"{name:<12} {unet['psnr']:>8.2f} {unet['ssim']:>7.3f}   {before}   {note}")
     print(f"{'bm3d':<12} {first['bm3d']['psnr']:>8.2f} {first['bm3d']['ssim']:>7.3f}   told sigma")
     print(json.dumps({name: r["scores"]["unet"] for name, r in results.items()}))
 

@@ -183,7 +183,9 @@ def test_two_workers_share_a_journal_and_one_killed_mid_trial_leaves_it_failed(t
         f"{socket.gethostname()}:{b.pid}",
     }
 
-    # Both workers pushed: the third clone pulls them all and ranks them by worker.
+    # Both workers pushed: the models and results are in the DVC remote, and the third clone
+    # pulls the experiments and ranks them by worker.
+    assert [path for path in (tmp_path / "store").rglob("*") if path.is_file()]
     lines = ranked_by_the_third_clone(clones["c"])
     assert sorted(line.split()[2] for line in lines) == sorted(
         f"shared-{t.number}" for t in complete

@@ -61,6 +61,15 @@ def run_to_end(command):
     return result.stderr
 
 
+def finished_epoch(metadata):
+    """The epoch that Keras' backup metadata records, or None while it is missing or half
+    written (Keras writes it in place)."""
+    try:
+        return json.loads(metadata.read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def kill_after_first_epochs(command, backup, cwd=REPO, env=None):
     """Start ``command`` in ``cwd``, SIGKILL its whole process group once ``backup`` holds a
     finished epoch, and return that epoch count (asserted to be part-way)."""
@@ -74,7 +83,7 @@ def kill_after_first_epochs(command, backup, cwd=REPO, env=None):
     )
     metadata = backup / METADATA
     deadline = time.monotonic() + 300
-    while not metadata.is_file():
+    while finished_epoch(metadata) is None:
         assert process.poll() is None, "the training ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -221,3 +230,19 @@ def test_dvc_repro_after_kill_minus_9_resumes_to_the_same_bytes(tmp_path):
     resumed = digest(model)
     dvc(project, "repro", "--force", "--single-item", stage)
     assert digest(model) == resumed
+
+
+@pytest.mark.parametrize("written", ["", '{"epo', '{"other": 1}'])
+def test_a_backup_whose_metadata_was_cut_mid_write_starts_afresh(tmp_path, written):
+    """Keras writes its metadata in place: a kill mid-write leaves it empty or cut, and the next
+    run starts afresh instead of stopping on it."""
+    from denoising.train import resume
+
+    folder = tmp_path / "backup"
+    folder.mkdir()
+    (folder / resume.FINGERPRINT).write_text("same")
+    (folder / resume.METADATA).write_text(written)
+    (folder / resume.LOGS).write_text('{"loss": 1.0}\n')
+    backup = resume.Backup(folder, "same")
+    assert backup.start_epoch == 0 and backup.logs == []
+    assert not (folder / resume.METADATA).exists()

@@ -265,4 +265,6 @@ def test_two_workers_share_a_postgresql_study(tmp_path, postgres):
     assert sorted(t.number for t in complete) == [0, 1]
     names = {f"{socket.gethostname()}:{process.pid}" for process in workers}
     assert {t.user_attrs[shared.WORKER] for t in complete} <= names
-    assert all("2 trials finished" in out for out in outputs), outputs
+    # The first to stop may see the other's trial still running: "1 still running elsewhere".
+    assert all("trials finished" in out for out in outputs), outputs
+    assert any("2 trials finished" in out for out in outputs), outputs

@@ -60,11 +60,14 @@ class Backup:
             log.info("%s: params or data changed since it was written; starting afresh", folder)
             self.remove()
             return
-        epoch = json.loads((self.folder / METADATA).read_text())["epoch"]
+        try:  # Keras writes its metadata in place: a kill mid-write leaves it empty or cut.
+            epoch = int(json.loads((self.folder / METADATA).read_text())["epoch"])
+        except (ValueError, KeyError, TypeError):
+            epoch = None
         logs = self.folder / LOGS
         lines = logs.read_text().splitlines() if logs.is_file() else []
         # The logs are written before the weights: a kill in between leaves one epoch more.
-        if len(lines) < epoch or not readable(self.folder / WEIGHTS):
+        if epoch is None or len(lines) < epoch or not readable(self.folder / WEIGHTS):
             log.info("%s: incomplete (killed while writing it?); starting afresh", folder)
             self.remove()
             return

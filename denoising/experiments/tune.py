@@ -131,6 +131,11 @@ def suggest(trial, search: dict) -> dict:
     return chosen
 
 
+def last_line(result: subprocess.CompletedProcess) -> str:
+    """The end of what a failed DVC command said: its last line of stderr, or of stdout."""
+    return " ".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-1:])
+
+
 def run_experiment(name: str, params: dict, worker: str | None = None) -> None:
     """`dvc exp run --temp --name name -S key=value...`, its commit message naming ``worker``
     when given; a failure raises ``TrialFailed`` with the end of what DVC said."""
@@ -141,8 +146,7 @@ def run_experiment(name: str, params: dict, worker: str | None = None) -> None:
     command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "--name", name, *named]
     result = subprocess.run([*command, *settings], capture_output=True, text=True)
     if result.returncode:
-        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
-        raise TrialFailed(f"{name}: {' '.join(last)}")
+        raise TrialFailed(f"{name}: {last_line(result)}")
 
 
 def push(name: str, remote: str) -> None:
@@ -151,8 +155,7 @@ def push(name: str, remote: str) -> None:
     command = [sys.executable, "-m", "dvc", "exp", "push", remote, name]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
-        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
-        print(f"{name}: dvc exp push {remote} failed: {' '.join(last)}", flush=True)
+        print(f"{name}: dvc exp push {remote} failed: {last_line(result)}", flush=True)
 
 
 def experiment_score(name: str, level: str | None, method: str | None) -> float:

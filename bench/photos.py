@@ -171,11 +171,14 @@ def bm3d_file(item: tuple[Path, Path, float, bool]) -> float:
     return seconds
 
 
-def denoise_folder(model_dir: Path, noisy_dir: Path, out: Path, *options: str) -> float:
-    """Denoise every file of ``noisy_dir`` into ``out`` with `denoise-images` and ``options``;
-    the seconds the whole command took."""
+def denoise_folder(
+    model_dir: Path | str | None, noisy_dir: Path, out: Path, *options: str
+) -> float:
+    """Denoise every file of ``noisy_dir`` into ``out`` with `denoise-images` and ``options``
+    (``model_dir`` None: with no model, the bundled ones); the seconds the whole command took."""
     started = time.perf_counter()
-    command = [Path(sys.executable).parent / "denoise-images", model_dir, noisy_dir, "-o", out]
+    model = [] if model_dir is None else [model_dir]
+    command = [Path(sys.executable).parent / "denoise-images", *model, noisy_dir, "-o", out]
     command += options
     result = subprocess.run([*map(str, command)], env=ENV, capture_output=True, text=True)
     if result.returncode:
@@ -184,12 +187,15 @@ def denoise_folder(model_dir: Path, noisy_dir: Path, out: Path, *options: str) -
 
 
 def bm3d_folder(
-    pairs: list[tuple[Path, Path]], sigma: float, out: Path, colour: bool = False
+    pairs: list[tuple[Path, Path]], sigma: float | list[float], out: Path, colour: bool = False
 ) -> float:
-    """BM3D (told sigma; CBM3D for ``colour``) on every noisy file of ``pairs``, into ``out``,
-    on two processes; the seconds of the calls, summed."""
+    """BM3D (told sigma, or each file its own from a list; CBM3D for ``colour``) on every noisy
+    file of ``pairs``, into ``out``, on two processes; the seconds of the calls, summed."""
     out.mkdir(parents=True)
-    items = [(noisy, out / noisy.name, sigma, colour) for _, noisy in pairs]
+    sigmas = sigma if isinstance(sigma, list) else [sigma] * len(pairs)
+    items = [
+        (noisy, out / noisy.name, s, colour) for (_, noisy), s in zip(pairs, sigmas, strict=True)
+    ]
     with multiprocessing.get_context("fork").Pool(2) as pool:
         return sum(pool.map(bm3d_file, items))
 

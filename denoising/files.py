@@ -12,6 +12,10 @@ import numpy as np
 
 from denoising.errors import UserError
 
+# The time stamped on every entry of a zip file written here (a .keras model), so that the same
+# model gives the same bytes.
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
 
 def _umask() -> int:
     """The process's umask. It can only be read by setting it, so it is set straight back."""

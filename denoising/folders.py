@@ -30,7 +30,7 @@ from denoising.images import (
     load_rgb,
     random_patches,
 )
-from denoising.layout import REFERENCES, SECOND
+from denoising.layout import PARTNERS, REFERENCES
 from denoising.listing import SYSTEM_FILE, irregular_reason, skip_reason, walk_files
 from denoising.params import DataParams
 from denoising.rows import RowWriter
@@ -296,13 +296,11 @@ def check_disk_space(
         )
 
 
-def readers(
-    params: DataParams, seed: int, references: bool = False, pairs: bool = False
-) -> dict[str, Reader]:
+def readers(params: DataParams, seed: int, partners: tuple[str, ...] = ()) -> dict[str, Reader]:
     """How each split is read: both resized whole (the original design), or, in mode
     ``patches``, random native-resolution patches for train and a fixed centre crop for test.
-    With ``references``, the clean test references too, read as the test images are; with
-    ``pairs``, the second acquisitions of the train images, read as those are."""
+    Each of ``partners`` (names from ``layout.PARTNERS``: clean test references, second
+    acquisitions or clean references of the train images) is read as its split is."""
     channels = params.channels
     if params.mode == "resize":
         whole = Reader("resize", params.shape, params.max_pixels, channels=channels)
@@ -314,15 +312,13 @@ def readers(
             "train": Reader("patches", patch, params.max_pixels, per_image, seed, channels),
             "test": Reader("crop", crop, params.max_pixels, channels=channels),
         }
-    if references:
-        found[REFERENCES] = found["test"]
-    if pairs:
-        found[SECOND] = found["train"]
+    for partner in partners:
+        found[partner] = found[PARTNERS[partner]]
     return found
 
 
 def check_partners(root: Path, out_dir: Path, split: str, partner: str) -> None:
-    """Fail unless the images read from ``partner`` (test_clean, train_b) are those read from
+    """Fail unless the images read from ``partner`` (a ``PARTNERS`` folder) are those read from
     ``split``, file for file: the same relative names, in the same order. References may differ
     in extension; second acquisitions may not, since a training patch's place comes from its
     file name."""

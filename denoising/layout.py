@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from denoising.names import BLIND_SUFFIX, REAL, parse_level
+from denoising.names import BLIND_SUFFIX, REAL, TRAIN_REFERENCES, parse_level
 from denoising.rows import read_rows
 
 # With real noise, data.dir may hold clean references of the test images, with the same relative
@@ -16,6 +16,10 @@ REFERENCES = "test_clean"
 # A second noisy acquisition of each train image, with the same relative names: real pairs,
 # for Noise2Noise (train.target noisy) with real noise; preprocess reads it into train_b.npy.
 SECOND = "train_b"
+# TRAIN_REFERENCES (names.py): clean references of real noisy train images, with the same
+# relative names; preprocess reads them into train_clean.npy.
+# Each partner folder of data.dir, and the split whose images it pairs with, file for file.
+PARTNERS = {REFERENCES: "test", SECOND: "train", TRAIN_REFERENCES: "train"}
 MISSING_SCORES = (
     f"no clean references (data.dir has no {REFERENCES}/ folder): PSNR and SSIM cannot be "
     "computed; the noise levels estimated before and after (sigma_*) are given instead"

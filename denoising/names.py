@@ -9,6 +9,9 @@ disk and on screen, ``level_name``'s: "0.5", or "real".
 # noise.type and noise.levels ``[real]``: the images in data.dir are noisy already; nothing is
 # added, and the one "level" is this.
 REAL = "real"
+# data.dir/train_clean/: clean references of real noisy train images (the mean of many shots),
+# clean targets for train.target clean with real noise.
+TRAIN_REFERENCES = "train_clean"
 # apply.model: best/<level> applies the method that compare measured best at that level.
 BEST = "best"
 # The summary table (metrics/summary/best.json) that names the best method at each level: the

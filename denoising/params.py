@@ -22,6 +22,7 @@ from denoising.names import (
     REAL,
     SELF_SUPERVISED,
     TARGETS,
+    TRAIN_REFERENCES,
 )
 
 LOSSES = ("binary_crossentropy", "mse", "mae")
@@ -363,14 +364,15 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
             f"{path}: noise.levels: {noise.levels!r} does not go with noise.type {noise.type}; "
             f"real noise has the one level [{REAL}], and [{REAL}] needs noise.type {REAL}"
         )
-    if noise is not None and train is not None and noise.type == REAL:
-        if train.target == "clean":
-            problems.append(
-                f"{path}: train.target: clean needs clean images, and with noise.type {REAL} "
-                f"there are none; use one of {', '.join(SELF_SUPERVISED)}, or noisy with real "
-                "pairs (data.dir/train_b/)"
-            )
     real = noise is not None and noise.type == REAL
+    data = built.get("data")
+    references = data is not None and (Path(data.dir) / TRAIN_REFERENCES).is_dir()
+    if real and train is not None and train.target == "clean" and not references:
+        problems.append(
+            f"{path}: train.target: clean needs clean images, and with noise.type {REAL} "
+            f"data.dir has none (no {TRAIN_REFERENCES}/ folder of clean references); use one of "
+            f"{', '.join(SELF_SUPERVISED)}, or noisy with real pairs (data.dir/train_b/)"
+        )
     if train is not None and (train.target in SELF_SUPERVISED or real) and train.blind_models:
         problems.append(
             f"{path}: train.blind_models: must be [] with train.target {train.target} and "
@@ -384,7 +386,6 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
             "train.target ne2ne trains on half-size sub-images; use conv, dncnn, unet or drunet"
         )
     visualize, baselines = built.get("visualize"), built.get("baselines")
-    data = built.get("data")
     if data is not None and baselines is not None and data.color != "rgb":
         problems.extend(
             f"{path}: baselines.methods: {name} denoises colour images; it needs data.color rgb "

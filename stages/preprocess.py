@@ -1,6 +1,7 @@
 """Stage preprocess: read <data.dir>/train and /test (and, where they exist, test_clean: clean
-references of real noisy test images, and train_b: second noisy acquisitions of the train
-images), write grey (or, with data.color rgb, R, G, B) arrays and a manifest."""
+references of real noisy test images; train_b: second noisy acquisitions of the train images;
+train_clean: their clean references), write grey (or, with data.color rgb, R, G, B) arrays and
+a manifest."""
 
 import argparse
 import logging
@@ -19,7 +20,7 @@ from denoising.folders import (
     readers,
     write_split,
 )
-from denoising.layout import REFERENCES, SECOND
+from denoising.layout import PARTNERS
 from denoising.params import DataParams, load_section, load_seed
 
 log = logging.getLogger("preprocess")
@@ -36,8 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     root = data_root(params)
     # A first walk counts the files, to size the arrays; the reading walks the folders again,
     # rather than keep a list of millions of names in memory.
-    extra = {"references": (root / REFERENCES).is_dir(), "pairs": (root / SECOND).is_dir()}
-    split_readers = readers(params, seed, **extra)
+    partners = tuple(name for name in PARTNERS if (root / name).is_dir())
+    split_readers = readers(params, seed, partners)
     counts = {split: count_files(root / split) for split in split_readers}
     check_disk_space(args.out_dir, split_readers, counts)
     workers = params.workers or cpu_count()
@@ -60,9 +61,8 @@ def main(argv: list[str] | None = None) -> None:
             manifest[split] = report.manifest_entry(split, split_readers[split].shape)
             counted = (report.files, report.rows, len(report.skipped))
             log.info("%s: %d images read into %d rows, %d files skipped", split, *counted)
-        for split, partner in (("test", REFERENCES), ("train", SECOND)):
-            if partner in split_readers:
-                check_partners(root, out_dir, split, partner)
+        for partner in partners:
+            check_partners(root, out_dir, PARTNERS[partner], partner)
         save_json(out_dir / "manifest.json", manifest)
     # Logged, not saved: a duration in an output file would break byte-identical reruns.
     files, seconds = sum(count.files for count in counts.values()), time.perf_counter() - started

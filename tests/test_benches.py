@@ -74,6 +74,10 @@ TINY_DRUNET = ["-S", "models.drunet.widths=[8, 8, 8, 8]", "-S", "models.drunet.b
 # Each bench's smallest mode: its arguments, given the tiny data folders, and a line of its
 # output that says it reached its table.
 SMALLEST = {
+    "bundled.py": (
+        lambda d, p, w: ["--gray-data", p / "test", "--sigma", 25, "--max-images", 1],
+        "grey, sigma 25",
+    ),
     "denoise_memory.py": (lambda d, p, w: ["--megapixels", 0.01, "--work", w], "megapixels"),
     "noise.py": (lambda d, p, w: ["--data", d, "--epochs", 1, "--levels", 0.5], "blind conv"),
     "photos.py": (

@@ -16,7 +16,9 @@ COMMAND = re.compile(r"python -m ([\w.]+)")
 
 
 def module_file(root: Path, module: str) -> Path:
-    return root / (module.replace(".", "/") + ".py")
+    """A module's file: ``a/b.py``, or a package's ``a/b/__init__.py``."""
+    path = root / (module.replace(".", "/") + ".py")
+    return path if path.is_file() else path.with_suffix("") / "__init__.py"
 
 
 def imported_files(root: Path, module: str) -> set[str]:

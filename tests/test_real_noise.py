@@ -14,15 +14,17 @@ from PIL import Image
 from denoising.errors import UserError
 from denoising.layout import MISSING_SCORES
 from denoising.params import validate_params
+from denoising.train.plan import learning_targets, open_arrays
 from tests.helpers import REPO, dvc, make_project
 
 LEVEL = "real"
 
 
-def noisy_folder(root, references: bool, pairs: bool = False):
+def noisy_folder(root, references: bool, pairs: bool = False, train_clean: bool = False):
     """train/ and test/ of 28x28 noisy PNGs (grey blobs on grey, Gaussian sigma 0.1, never
-    clipped, seeded), with their clean originals in test_clean/ if ``references``, and a second
-    noisy copy of each train image in train_b/ if ``pairs``."""
+    clipped, seeded), with their clean originals in test_clean/ if ``references``, a second
+    noisy copy of each train image in train_b/ if ``pairs``, and the train images' clean
+    originals in train_clean/ if ``train_clean``."""
     rng = np.random.default_rng(0)
     rows, cols = np.mgrid[0:28, 0:28]
     for split, count in (("train", 24), ("test", 8)):
@@ -34,6 +36,7 @@ def noisy_folder(root, references: bool, pairs: bool = False):
             name = f"class{index % 2}/{index:03d}.png"
             made = [(split, noisy), (f"{split}_clean", clean), (f"{split}_b", second)]
             wanted = {"train", "test", *(["test_clean"] * references), *(["train_b"] * pairs)}
+            wanted |= {"train_clean"} if train_clean else set()
             for folder, pixels in made:
                 if folder in wanted:
                     path = root / "data" / folder / name
@@ -157,6 +160,28 @@ def test_real_pairs_train_noise2noise_towards_the_second_acquisition(tmp_path):
     args += ["--model-dir", tmp_path / "m", "--live-dir", tmp_path / "live"]
     with pytest.raises(UserError, match="data.dir needs a train_b/ folder"):
         module.main([str(arg) for arg in args])
+
+
+def test_clean_references_of_the_train_images_are_clean_targets(tmp_path):
+    data_dir = noisy_folder(tmp_path, references=True, train_clean=True)
+    denoised, compared, card = run_stages(tmp_path / "work", data_dir, target="clean")
+    manifest = json.loads((tmp_path / "work/pre/manifest.json").read_text())
+    assert manifest["train_clean"]["count"] == manifest["train"]["count"] == 24
+    assert card["train"]["target"] == "clean" and card["train"]["fresh_noise"] is False
+    # The pairs are (train image, its clean reference), patch for patch.
+    pre, noisy = tmp_path / "work/pre", tmp_path / f"work/noisy/{LEVEL}"
+    arrays = open_arrays(pre, noisy, "off", learning_targets(LEVEL, "clean")[0])
+    np.testing.assert_array_equal(arrays.clean, np.load(pre / "train_clean.npy"))
+    np.testing.assert_array_equal(arrays.noisy, np.load(pre / "train.npy"))
+    noise = np.mean((arrays.noisy - arrays.clean) ** 2)
+    assert 0.008 < noise < 0.012 and compared["unet"]["psnr"] > 0
+    # Without train_clean/, the params say what clean targets need.
+    params = write_params(tmp_path / "other", noisy_folder(tmp_path / "n", references=True))
+    values = yaml.safe_load(params.read_text())
+    values["train"]["target"] = "clean"
+    params.write_text(yaml.safe_dump(values))
+    with pytest.raises(UserError, match="no train_clean/ folder of clean references"):
+        validate_params(params)
 
 
 def test_second_acquisitions_must_match_the_train_images_name_for_name(tmp_path):

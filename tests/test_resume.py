@@ -246,3 +246,31 @@ def test_a_backup_whose_metadata_was_cut_mid_write_starts_afresh(tmp_path, writt
     backup = resume.Backup(folder, "same")
     assert backup.start_epoch == 0 and backup.logs == []
     assert not (folder / resume.METADATA).exists()
+
+
+def test_a_blind_model_starts_a_model_without_the_level_input_as_if_told_level_0(tmp_path):
+    """train.init from a blind model (the noise level as its last input channel) into the same
+    architecture without it: the first layer drops that channel's weights, so the new model
+    gives what the blind model gives when told level 0."""
+    import keras
+
+    from denoising.noise_map import with_level
+    from denoising.params import DrunetParams
+    from denoising.train.fit import load_initial_weights
+    from denoising.train.models import build_model, save_model
+
+    params = DrunetParams(widths=[4, 8], blocks=1, residual=True)
+    keras.utils.set_random_seed(0)
+    blind = build_model("drunet", params, (None, None, 3), 1e-3, "mae", level_input=True)
+    # Every weight random, the zero-initialised noise layer too, so the output shows them all.
+    blind.set_weights(
+        [0.1 * np.random.default_rng(i).normal(size=w.shape) for i, w in enumerate(blind.weights)]
+    )
+    (tmp_path / "blind").mkdir()
+    save_model(blind, tmp_path / "blind/model.keras")
+    plain = build_model("drunet", params, (None, None, 3), 1e-3, "mae")
+    load_initial_weights(plain, "drunet", tmp_path / "blind")
+    image = np.random.default_rng(9).uniform(size=(1, 16, 16, 3)).astype(np.float32)
+    told_zero = blind.predict_on_batch(with_level(image, 0.0))
+    assert len(np.unique(np.round(told_zero, 3))) > 100  # Not clipped flat: it shows the weights.
+    np.testing.assert_allclose(plain.predict_on_batch(image), told_zero, atol=1e-5)

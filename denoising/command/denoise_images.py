@@ -1,11 +1,16 @@
 """denoise-images: apply a trained model to your own images, at their full size.
 
+    denoise-images INPUT... -o OUTDIR                       (the bundled models)
     denoise-images MODEL INPUT... -o OUTDIR [--tile 256 --overlap 32] [--batch 8]
     denoise-images bm3d INPUT... --sigma 0.1 -o OUTDIR     (also cbm3d, nlm, tv)
 
-MODEL is a model.keras file (or the folder holding it) with the card.json that the train stage
-writes beside it, or one of the classical methods bm3d, cbm3d (BM3D for colour), nlm or tv, told
-the noise level with --sigma (the standard deviation on a [0, 1] scale: 0.1 is 25.5 on the 0-255
+With no MODEL, each image is denoised by the model that ships with the package for its kind: a
+colour photo by the bundled colour model, a grey one by the grey model (a colour model with its
+channel repeated, where no grey one is bundled), each told the image's estimated noise level
+(printed), or --sigma. MODEL (or --model) may also name a bundled model (gray, color); a
+model.keras file (or the folder holding it) with the card.json that the train stage writes
+beside it; or one of the classical methods bm3d, cbm3d (BM3D for colour), nlm or tv, told the
+noise level with --sigma (the standard deviation on a [0, 1] scale: 0.1 is 25.5 on the 0-255
 scale); those need the pipeline's extras (pip install '.[pipeline]') and denoise each frame
 whole. A colour model (its card says channels 3) denoises R, G and B together; a grey model
 denoises a colour image's channels one by one (or, with --color gray, its grey). A blind model
@@ -35,6 +40,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from denoising.bundled import BUNDLED, bundled_folder, for_channels, is_bundled_name
 from denoising.cards import CARD, correction, read_card, takes_level
 from denoising.cards import channels as card_channels
 from denoising.clipping import debias
@@ -67,9 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument(
-        "model", type=Path, help="model.keras or the folder that holds it; or bm3d, cbm3d, nlm, tv"
+        "inputs",
+        type=Path,
+        nargs="+",
+        metavar="[MODEL] INPUT",
+        help="files or folders, after an optional MODEL: a bundled model (gray, color), "
+        "model.keras or the folder that holds it, or bm3d, cbm3d, nlm, tv",
     )
-    parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="files or folders")
+    parser.add_argument(
+        "--model", type=Path, help="the model, as MODEL (every positional is then an INPUT)"
+    )
     parser.add_argument("-o", "--out-dir", type=Path, required=True)
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels (256)")
     parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (32)")
@@ -137,6 +150,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The arguments, checked: a value out of range stops the command in one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.model is None and names_model(args.inputs[0]):
+        args.model, args.inputs = args.inputs[0], args.inputs[1:]
+        if not args.inputs:
+            parser.error(f"give the images to denoise after MODEL {args.model}")
     args.resize = args.resize == "true"  # "--resize false" too, for params templated by DVC
     if args.tile < 8:
         parser.error(f"--tile: {args.tile} is too small; it must be at least 8 pixels")
@@ -151,6 +168,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.sigma is not None and not 0 <= args.sigma <= 1:
         parser.error(f"--sigma: {args.sigma} must be between 0 and 1 (0.1 is 25.5 of 255)")
     return args
+
+
+def names_model(path: Path) -> bool:
+    """Whether the first positional is MODEL, not an image: a bundled or classical name, a
+    .keras file, or a folder that holds a model.keras."""
+    if is_bundled_name(path) or (str(path) in CLASSICAL and not path.exists()):
+        return True
+    return path.suffix == ".keras" or (path / "model.keras").is_file()
+
+
+def model_path(model: Path) -> Path:
+    """MODEL's file or folder: a bundled name is its folder in the package."""
+    return bundled_folder(str(model)) if is_bundled_name(model) else model
 
 
 def load_model(path: Path, card: dict):
@@ -543,7 +573,12 @@ def denoise_files(found, targets, run, card: dict, args, skipped: list[dict]) ->
 
 def chosen_method(args: argparse.Namespace) -> str | None:
     """The classical method that MODEL names, or None for a model."""
-    return str(args.model) if str(args.model) in CLASSICAL and not args.model.exists() else None
+    model = args.model
+    return (
+        str(model)
+        if model is not None and str(model) in CLASSICAL and not model.exists()
+        else None
+    )
 
 
 def classical_card(method: str) -> dict:
@@ -557,8 +592,30 @@ def runner(args: argparse.Namespace):
     method = chosen_method(args)
     if method is not None:
         return classical(method, args.sigma), classical_card(method)
-    model_path, card = read_card(args.model)
-    return model_denoiser(model_path, card, args), card
+    if args.model is None:
+        return bundled_denoiser(args), BUNDLED_CARD
+    path, card = read_card(model_path(args.model))
+    return model_denoiser(path, card, args), card
+
+
+# What the checks read of a card, with no MODEL: the bundled models take any size.
+BUNDLED_CARD = {"model": "bundled", "input_shape": "any", "size_multiple": 1}
+
+
+def bundled_denoiser(args: argparse.Namespace):
+    """How each image is denoised with no MODEL: by the bundled model for its channels, each
+    loaded at its first image and named once."""
+    runs: dict[str, object] = {}
+
+    def run(path: Path, image: FullImage, dtype: str) -> FullImage:
+        name = for_channels(image.shape[-1])
+        if name not in runs:
+            folder, card = read_card(bundled_folder(name))
+            tqdm.write(f"bundled model '{name}': {BUNDLED[name]}", sys.stderr)
+            runs[name] = model_denoiser(folder, card, args)
+        return runs[name](path, image, dtype)
+
+    return run
 
 
 # {settings: (run, card)}: a worker process of --workers or --dask loads its model once.
@@ -588,7 +645,9 @@ def worker_settings(args: argparse.Namespace, method: str | None) -> argparse.Na
     result, since output_paths has refused every result that existed before this run, so what a
     retried file finds is what an attempt of this very run wrote."""
     settings = copy(args)
-    settings.model = args.model if method is not None else args.model.resolve()
+    settings.model = args.model if method is not None or args.model is None else args.model
+    if method is None and args.model is not None:
+        settings.model = model_path(args.model).resolve()
     settings.overwrite = True
     return settings
 
@@ -598,8 +657,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise UserError(f"-o {args.out_dir}: is a file; -o must be a folder (made if missing)")
     method = chosen_method(args)
-    if method is None:
-        _, card = read_card(args.model)
+    if args.model is None:
+        card = BUNDLED_CARD
+        for name in {for_channels(1), for_channels(3)}:  # None shipped: one line.
+            check_sigma(read_card(bundled_folder(name))[1], args.sigma)
+    elif method is None:
+        _, card = read_card(model_path(args.model))
         check_sigma(card, args.sigma)
     else:
         classical(method, args.sigma)  # --sigma is checked before any file is listed.

@@ -155,18 +155,26 @@ def training_callbacks(params, live_dir: Path, backup) -> list:
 
 
 def load_initial_weights(model, name: str, folder: Path) -> None:
-    """Start ``model`` from the weights of the model saved in ``folder`` (fine-tuning)."""
+    """Start ``model`` from the weights of the model saved in ``folder`` (fine-tuning). A start
+    that takes the noise level as its last input channel (a blind model) can start a model
+    without it: the first layer's weights for that channel are dropped, so the start is the
+    blind model told level 0."""
     import keras
 
     start = keras.models.load_model(folder / "model.keras", compile=False)
     shapes = [tuple(w.shape) for w in model.weights]
-    if [tuple(w.shape) for w in start.weights] != shapes:
+    weights = start.get_weights()
+    first = weights[0].shape if weights else ()
+    if len(first) == 4 and shapes and first[:2] + (first[2] - 1,) + first[3:] == shapes[0]:
+        weights[0] = weights[0][:, :, :-1, :]
+        log.info("%s takes the noise level; it is left out (level 0)", folder)
+    if [tuple(w.shape) for w in weights] != shapes:
         raise UserError(
             f"train.init: {folder}: its model ({start.name}, {start.count_params()} "
             f"parameters) does not match models.{name} ({model.count_params()} parameters); "
             f"fine-tune a model trained with the same models.{name} settings"
         )
-    model.set_weights(start.get_weights())
+    model.set_weights(weights)
     log.info("starting from the weights of %s", folder)
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from denoising.files import atomic_path
+from denoising.files import FIXED_ZIP_TIME, atomic_path
 from denoising.params import ConvParams, DenseParams, DncnnParams, DrunetParams, UnetParams
 
 # A .keras file is a zip archive. Keras stamps it with the save time (in metadata.json and on the
 # weights entry) and numbers shared layers by their memory address (in config.json). We pin all
-# three, so that the same training gives the same bytes and DVC sees no change.
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# three (the time as files.FIXED_ZIP_TIME), so that the same training gives the same bytes and
+# DVC sees no change.
 SHARED_ID = re.compile(rb'"shared_object_id": (\d+)')
 
 

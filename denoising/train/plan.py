@@ -15,7 +15,7 @@ import numpy as np
 
 from denoising.errors import UserError
 from denoising.files import load_array
-from denoising.layout import SECOND
+from denoising.layout import SECOND, TRAIN_REFERENCES
 from denoising.names import REAL, SELF_SUPERVISED
 from denoising.rows import RowFile
 from denoising.train.blindspot import BLIND_SPOT_MODES, MIN_SIZE
@@ -72,11 +72,12 @@ def learning_targets(noise_type: str, target: str) -> tuple[str | None, str]:
     """The preprocessed array that a model learns towards, by name (None: the self-supervised
     targets, which need none), and the ``Corruption`` target that its pairs are made with. Real
     noise with target "noisy" is Noise2Noise from real pairs: the second acquisitions (train_b)
-    take the clean images' place."""
+    take the clean images' place; with target "clean", the train images' clean references
+    (train_clean) do."""
     if target in SELF_SUPERVISED:
         return None, target
     if noise_type == REAL:
-        return SECOND, "clean"
+        return (SECOND if target == "noisy" else TRAIN_REFERENCES), "clean"
     return "train", target
 
 
@@ -90,7 +91,7 @@ def training_plan(noise, params, level) -> tuple:
     # Self-supervised targets learn from the noisy copies alone: the clean images stay closed.
     # Real pairs learn towards the second acquisitions, as others learn towards clean images.
     targets, made_with = learning_targets(noise.type, params.target)
-    if made_with != params.target:  # Real pairs: the noise is what the files hold.
+    if noise.type == REAL:  # Real pairs: the noise is what the files hold.
         params = dataclasses.replace(params, fresh_noise=False)
     # A blind model sees a level per image drawn from train.noise_range, afresh every epoch,
     # and may be told it, as an extra input channel.
@@ -113,6 +114,12 @@ def open_arrays(
             f"train.target noisy with noise.type {REAL} learns from real pairs: data.dir needs a "
             f"{SECOND}/ folder, a second noisy image of each train image with the same relative "
             "name; without pairs, use n2v, n2v2 or ne2ne"
+        )
+    if targets == TRAIN_REFERENCES and not (clean_dir / f"{TRAIN_REFERENCES}.npy").is_file():
+        raise UserError(
+            f"train.target clean with noise.type {REAL} learns towards clean references: "
+            f"data.dir needs a {TRAIN_REFERENCES}/ folder, a clean image of each train image "
+            "with the same relative name; without them, use n2v, n2v2 or ne2ne"
         )
     clean = None if targets is None else RowFile(clean_dir / f"{targets}.npy")
     noisy = None if noisy_dir is None else RowFile(noisy_dir / "train.npy")

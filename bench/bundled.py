@@ -132,13 +132,17 @@ def real(polyu: Path, sweep: list[float], count: int | None, work: Path) -> list
 def figures(rni15: Path, names: list[str], out: Path, work: Path, side: int = 200) -> None:
     """For each of ``names`` in ``rni15`` (real noisy photos without references), a figure in
     ``out``: a ``side`` x ``side`` crop from the middle, at full resolution, of the noisy photo,
-    the bundled model's result (blind) and CBM3D's told scikit-image's estimate of sigma."""
+    the bundled model's result (blind), the real-noise model's (if bundled) and CBM3D's told
+    scikit-image's estimate of sigma."""
     from PIL import Image, ImageDraw
 
     (work / "rni15").mkdir(parents=True)
     for name in names:
         (work / "rni15" / name).symlink_to((rni15 / name).resolve())
     denoise_folder(None, work / "rni15", work / "rni15-bundled")
+    real_model = "real" in shipped()
+    if real_model:
+        denoise_folder("real", work / "rni15", work / "rni15-real")
     sources = [work / "rni15" / name for name in names]
     levels = [estimate(path) for path in sources]
     pairs = [(path, path) for path in sources]
@@ -147,12 +151,16 @@ def figures(rni15: Path, names: list[str], out: Path, work: Path, side: int = 20
     for path, level in zip(sources, levels, strict=True):
         panels = [
             ("noisy", load(path, True)),
-            ("bundled (blind)", load(work / "rni15-bundled" / f"{path.stem}.png", True)),
+            ("bundled, blind", load(work / "rni15-bundled" / f"{path.stem}.png", True)),
             (f"CBM3D, sigma {level:.1f}", load(work / "rni15-cbm3d" / path.name, True)),
         ]
+        if real_model:
+            panels.insert(
+                2, ("bundled real", load(work / "rni15-real" / f"{path.stem}.png", True))
+            )
         height, width = panels[0][1].shape[:2]
         top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
-        figure = Image.new("RGB", (3 * side + 8, side + 18), "white")
+        figure = Image.new("RGB", (len(panels) * (side + 4) - 4, side + 18), "white")
         draw = ImageDraw.Draw(figure)
         for index, (label, pixels) in enumerate(panels):
             crop = np.round(pixels[top : top + side, left : left + side] * 255).astype(np.uint8)
@@ -202,7 +210,7 @@ def main() -> None:
     if not shipped():
         sys.exit("no bundled model in denoising/bundled/: run scripts/train_bundled.py first")
     given = (args.gray_data, args.color_data, args.polyu)
-    if not any(given) and not args.figures:  # The shared benchmarks, where they are.
+    if not any(given):  # The shared benchmarks, where they are.
         given = (SHARED / "photos/test", SHARED / "color/test", SHARED / "real/polyu")
     sigmas = args.sigma or [15.0, 25.0, 50.0]
     work = Path(tempfile.mkdtemp(prefix="bundled-bench-"))

@@ -1,9 +1,11 @@
-"""Store a trained model with float16 weights: half the bytes, and float32 again when loaded.
+"""Store a trained model for denoising only: float16 weights, float32 again when loaded.
 
 Guarantee: ``half_weights(source, target)`` writes a ``.keras`` file that Keras loads as it
-loads ``source`` (same architecture, float32 variables), whose every weight is the float16
-value nearest to ``source``'s, and whose bytes depend only on ``source``'s (no timestamps), so
-the same model gives the same file. Nothing but float32 weights changes.
+loads ``source`` with ``compile=False`` (same architecture, float32 variables), whose every
+weight is the float16 value nearest to ``source``'s, and whose bytes depend only on
+``source``'s (no timestamps), so the same model gives the same file. The optimizer's state
+(Adam's two moments: twice the weights' size), which only further training reads, is left out;
+nothing else changes but the float32 weights' precision.
 """
 
 import io
@@ -17,10 +19,12 @@ import numpy as np
 from denoising.files import FIXED_ZIP_TIME, atomic_path
 
 WEIGHTS = "model.weights.h5"
+OPTIMIZER = "optimizer"  # the weights file's group of the optimizer's variables
 
 
 def _half(source: bytes) -> bytes:
-    """An HDF5 weights file with every float32 dataset stored as float16, the rest as it is."""
+    """An HDF5 weights file with every float32 dataset stored as float16 and the optimizer's
+    state left out, the rest as it is."""
     buffer = io.BytesIO()
     with (
         h5py.File(io.BytesIO(source), "r") as old,
@@ -28,6 +32,8 @@ def _half(source: bytes) -> bytes:
     ):
 
         def copy(name: str, item) -> None:
+            if name.split("/")[0] == OPTIMIZER:
+                return
             if isinstance(item, h5py.Dataset):
                 data = item[()]
                 if getattr(data, "dtype", None) == np.float32:

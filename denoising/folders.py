@@ -319,9 +319,9 @@ def readers(params: DataParams, seed: int, partners: tuple[str, ...] = ()) -> di
 
 def check_partners(root: Path, out_dir: Path, split: str, partner: str) -> None:
     """Fail unless the images read from ``partner`` (a ``PARTNERS`` folder) are those read from
-    ``split``, file for file: the same relative names, in the same order. References may differ
-    in extension; second acquisitions may not, since a training patch's place comes from its
-    file name."""
+    ``split``, file for file: the same relative names, in the same order. Test references may
+    differ in extension; partners of the train images (second acquisitions, clean references)
+    may not, since a training patch's place comes from its file name."""
     names = {}
     for folder in (split, partner):
         lines = (out_dir / f"{folder}_files.jsonl").read_text().splitlines()

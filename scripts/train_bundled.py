@@ -50,10 +50,9 @@ def trained_model(params: dict) -> tuple[str, str]:
     return params["train"]["models"][0], str(params["noise"]["levels"][0])
 
 
-def train(name: str, work: Path, data: Path | None) -> Path:
-    """Train the recipe's model in ``work`` (copied there unless it is already); its folder
-    there."""
-    params = recipe(name, data)
+def train(params: dict, work: Path) -> Path:
+    """Train the model of recipe ``params`` in ``work`` (copied there unless it is already);
+    its folder there."""
     model, level = trained_model(params)
     if not (work / "dvc.yaml").is_file():
         copy_pipeline(work, lambda base: base.update(merge(base, params)))
@@ -75,12 +74,12 @@ def main() -> None:
         parser.error(f"{target} exists; --overwrite replaces it")
     work = args.work or Path(tempfile.mkdtemp(prefix=f"bundled-{args.name}-"))
     print(f"# {machine()}; work: {work}", flush=True)
-    folder = train(args.name, work, args.data)
-    model, level = trained_model(recipe(args.name, args.data))
-    timing = fit_timing(work, model, level)
+    params = recipe(args.name, args.data)
+    folder = train(params, work)
+    timing = fit_timing(work, *trained_model(params))
     trained = {
         "command": shlex.join(["python", "scripts/train_bundled.py", *sys.argv[1:]]),
-        "data_dir": recipe(args.name, args.data)["data"]["dir"],
+        "data_dir": params["data"]["dir"],
         "fit_minutes": round(timing["fit_seconds"] / 60, 1),
         "epochs_run": timing["epochs_run"],
         "steps_per_epoch": timing["steps_per_epoch"],

@@ -47,7 +47,8 @@ def bundled_folder(name: str) -> Path:
 
 def for_channels(channels: int) -> str:
     """The bundled model for an image of ``channels`` channels (1: grey, 3: colour)."""
-    have = [name for name in BY_CHANNELS[1 if channels == 1 else 3] if name in shipped()]
+    held = shipped()
+    have = [name for name in BY_CHANNELS[1 if channels == 1 else 3] if name in held]
     if not have:
         raise UserError(
             "no bundled grey or colour model in this install; name a model folder, or bm3d "

@@ -173,9 +173,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def names_model(path: Path) -> bool:
     """Whether the first positional is MODEL, not an image: a bundled or classical name, a
     .keras file, or a folder that holds a model.keras."""
-    if is_bundled_name(path) or (str(path) in CLASSICAL and not path.exists()):
+    if is_bundled_name(path) or is_classical_name(path):
         return True
     return path.suffix == ".keras" or (path / "model.keras").is_file()
+
+
+def is_classical_name(model: Path) -> bool:
+    """Whether MODEL, as given, names a classical method rather than a path."""
+    return str(model) in CLASSICAL and not model.exists()
 
 
 def model_path(model: Path) -> Path:
@@ -573,12 +578,7 @@ def denoise_files(found, targets, run, card: dict, args, skipped: list[dict]) ->
 
 def chosen_method(args: argparse.Namespace) -> str | None:
     """The classical method that MODEL names, or None for a model."""
-    model = args.model
-    return (
-        str(model)
-        if model is not None and str(model) in CLASSICAL and not model.exists()
-        else None
-    )
+    return str(args.model) if args.model is not None and is_classical_name(args.model) else None
 
 
 def classical_card(method: str) -> dict:
@@ -654,7 +654,6 @@ def worker_settings(args: argparse.Namespace, method: str | None) -> argparse.Na
     result, since output_paths has refused every result that existed before this run, so what a
     retried file finds is what an attempt of this very run wrote."""
     settings = copy(args)
-    settings.model = args.model if method is not None or args.model is None else args.model
     if method is None and args.model is not None:
         settings.model = model_path(args.model).resolve()
     settings.overwrite = True

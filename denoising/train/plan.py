@@ -91,7 +91,7 @@ def training_plan(noise, params, level) -> tuple:
     # Self-supervised targets learn from the noisy copies alone: the clean images stay closed.
     # Real pairs learn towards the second acquisitions, as others learn towards clean images.
     targets, made_with = learning_targets(noise.type, params.target)
-    if noise.type == REAL:  # Real pairs: the noise is what the files hold.
+    if noise.type == REAL:  # Real noise is what the files hold: none is drawn afresh.
         params = dataclasses.replace(params, fresh_noise=False)
     # A blind model sees a level per image drawn from train.noise_range, afresh every epoch,
     # and may be told it, as an extra input channel.

@@ -178,11 +178,12 @@ def print_table(title: str, rows: list[tuple]) -> None:
 
 
 def record(results: dict[str, dict]) -> None:
-    """Write each bundled model's scores into its card ("bundled" / "scores")."""
+    """Write each bundled model's scores into its card ("bundled" / "scores"): the tables this
+    run measured replace theirs; the card's others (a set not given this time) stay."""
     for name, table in results.items():
         card_path = HERE / name / "card.json"
         card = json.loads(card_path.read_text())
-        card["bundled"]["scores"] = table
+        card["bundled"].setdefault("scores", {}).update(table)
         card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
 
 

@@ -197,3 +197,16 @@ def test_the_polyu_split_has_no_scene_on_both_sides():
         names = {side: [p.name for p in (polyu / side).iterdir()] for side in ("train", "test")}
         assert len(names["train"]) == 39 and len(names["test"]) == 16
         assert shared_scenes(names["train"], names["test"]) == set()
+
+
+def test_recording_one_benchmark_keeps_the_cards_other_scores(tmp_path, monkeypatch):
+    sys.path.insert(0, str(REPO))
+    import bench.bundled
+
+    (tmp_path / "color").mkdir()
+    card = {"bundled": {"scores": {"15": {"psnr": 34.3}, "polyu": {"psnr": 36.0}}}}
+    (tmp_path / "color" / "card.json").write_text(json.dumps(card))
+    monkeypatch.setattr(bench.bundled, "HERE", tmp_path)
+    bench.bundled.record({"color": {"polyu": {"psnr": 36.1}}})
+    scores = json.loads((tmp_path / "color" / "card.json").read_text())["bundled"]["scores"]
+    assert scores == {"15": {"psnr": 34.3}, "polyu": {"psnr": 36.1}}

@@ -27,7 +27,7 @@ from denoising.names import (
 
 LOSSES = ("binary_crossentropy", "mse", "mae")
 SCHEDULES = ("constant", "cosine")
-NOISE_TYPES = ("gaussian", "poisson", "salt_and_pepper", "speckle")
+NOISE_TYPES = ("gaussian", "poisson", "poisson_gaussian", "salt_and_pepper", "speckle")
 UNET_POOLS = ("max", "blur")
 # train.mixed_precision: off, float16 compute (true; GPUs), or bfloat16 (CPUs with AVX512-BF16
 # or AMX, and recent GPUs).

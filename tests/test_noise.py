@@ -41,6 +41,24 @@ def test_poisson_has_the_signal_as_mean_and_level_squared_times_signal_as_varian
     assert abs(noisy.var() - 0.5 * 0.2**2) < 0.0005
 
 
+def test_poisson_gaussian_has_the_level_at_white_and_a_signal_dependent_variance():
+    level = 0.2
+    white = add_noise(
+        np.ones_like(GREY), "poisson_gaussian", level, np.random.default_rng(7), False
+    )
+    # At white, shot and read noise add up to the level, whatever each image's shot share.
+    np.testing.assert_allclose(white.reshape(200, -1).std(axis=1), level, rtol=0.1)
+    # At mid-grey the variance is level**2 * (share / 2 + 1 - share): 0.75 level**2 on average.
+    grey = add_noise(GREY, "poisson_gaussian", level, np.random.default_rng(8), clip=False)
+    assert abs(grey.mean() - 0.5) < 0.002 and abs(grey.var() - 0.75 * level**2) < 0.001
+    # At black only read noise is left, and its share differs between images.
+    black = add_noise(
+        np.zeros_like(GREY), "poisson_gaussian", level, np.random.default_rng(9), False
+    )
+    spread = black.reshape(200, -1).std(axis=1)
+    assert spread.min() < 0.05 and spread.max() > 0.18 and np.all(spread <= level * 1.1)
+
+
 def test_salt_and_pepper_hits_the_level_as_a_fraction_half_each_way():
     noisy = add_noise(GREY, "salt_and_pepper", 0.1, np.random.default_rng(4), clip=True)
     hit = noisy != 0.5

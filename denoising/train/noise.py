@@ -24,6 +24,19 @@ def poisson(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> n
     return np.clip(noisy, 0.0, 1.0) if clip else noisy
 
 
+def poisson_gaussian(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> np.ndarray:
+    """Camera-like noise: shot noise (``poisson``) plus read noise (``gaussian``), so the variance
+    is ``level**2 * (share * clean + 1 - share)``: ``level`` is the standard deviation at white,
+    and ``share``, the shot noise's part of it, is drawn uniformly in [0, 1] for each image (each
+    first-axis entry), from pure read noise to pure shot noise, as noise differs between
+    cameras and ISO settings (Foi et al. 2008's Poissonian-Gaussian model)."""
+    share = rng.random((clean.shape[0],) + (1,) * (clean.ndim - 1))
+    level = np.asarray(level, dtype=np.float64)
+    shot = poisson(clean, level * np.sqrt(share), rng, clip=False)
+    noisy = gaussian(shot, level * np.sqrt(1.0 - share), rng, clip=False)
+    return np.clip(noisy, 0.0, 1.0) if clip else noisy
+
+
 def salt_and_pepper(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> np.ndarray:
     """A fraction ``level`` of the pixels, chosen at random, set to 0 or 1 with equal odds."""
     noisy = clean.copy()
@@ -42,6 +55,7 @@ def speckle(clean: np.ndarray, level, rng: np.random.Generator, clip: bool) -> n
 NOISE_MODELS: dict[str, Callable[..., np.ndarray]] = {
     "gaussian": gaussian,
     "poisson": poisson,
+    "poisson_gaussian": poisson_gaussian,
     "salt_and_pepper": salt_and_pepper,
     "speckle": speckle,
 }

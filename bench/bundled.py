@@ -2,15 +2,16 @@
 camera noise (PolyU) against CBM3D.
 
     python bench/bundled.py [--gray-data DIR] [--color-data DIR] [--polyu DIR]
-                            [--sigma 15 --sigma 25 --sigma 50] [--sweep 2,3,4,5,6,8,10]
-                            [--max-images N] [--record]
+                            [--sigma 15 --sigma 25 --sigma 50] [--max-images N] [--record]
+                            [--sweep 2,3,4,5,6,8,10,12,15,20]
 
 Synthetic noise: each test image of --gray-data (Set12, ../shared/benchmarks/photos/test) and
 --color-data (Kodak24, ../shared/benchmarks/color/test) gets seeded Gaussian noise of each sigma
 (0-255 scale), clipped and stored as an 8-bit PNG, as bench/photos.py makes them. `denoise-images`
 with no model denoises them: it picks the bundled model for each image's channels and tells it
 the noise level it estimates from the image (it is not told sigma). BM3D (grey) or CBM3D
-(colour), told the true sigma, denoises the very same files.
+(colour), told the true sigma, denoises the very same files. On the colour images the bundled
+grey model, where it ships, runs on R, G and B one by one too: what the colour model buys.
 
 Real noise, --polyu (../shared/benchmarks/real/polyu): its test/ shots against test_clean/, the
 means of many shots. Rows: the noisy shots; CBM3D told scikit-image's estimate of each image's
@@ -52,8 +53,9 @@ def limited(folder: Path, count: int | None, out: Path) -> Path:
 def synthetic(
     test: Path, colour: bool, sigma: float, work: Path, full: Path | None = None
 ) -> list[tuple]:
-    """Rows (method, (PSNR, SSIM), note) for the bundled model and (C)BM3D told ``sigma``; and
-    for ``full``, a model folder (the bundled model's float32 original), if given."""
+    """Rows (method, (PSNR, SSIM), note) for the bundled model and (C)BM3D told ``sigma``; on
+    colour images, for the bundled grey model too, channel by channel; and for ``full``, a model
+    folder (the bundled model's float32 original), if given."""
     pairs = noisy_copies(test, sigma, work / "noisy", clip=True, colour=colour)
     denoise_folder(None, work / "noisy", work / "bundled")
     bm3d_folder(pairs, sigma, work / "bm3d", colour)
@@ -63,6 +65,10 @@ def synthetic(
         (f"bundled {name}", scores(pairs, work / "bundled", colour), "blind: sigma estimated"),
         ("cbm3d" if colour else "bm3d", scores(pairs, work / "bm3d", colour), "told sigma"),
     ]
+    if colour and "gray" in shipped():  # What a colour model buys: the grey one per channel.
+        denoise_folder("gray", work / "noisy", work / "gray")
+        note = "the grey model on R, G and B one by one, blind"
+        rows.append(("bundled gray", scores(pairs, work / "gray", colour), note))
     if full is not None:
         denoise_folder(full, work / "noisy", work / "float32")
         note = f"{full}, float32 weights, blind"
@@ -193,7 +199,9 @@ def main() -> None:
     parser.add_argument("--color-data", type=Path, help="a folder of colour test PNGs (Kodak24)")
     parser.add_argument("--polyu", type=Path, help="PolyU's folder: test/ and test_clean/")
     parser.add_argument("--sigma", type=float, action="append", help="0-255 (15, 25 and 50)")
-    parser.add_argument("--sweep", default="2,3,4,5,6,8,10", help="CBM3D's sigmas on PolyU")
+    parser.add_argument(
+        "--sweep", default="2,3,4,5,6,8,10,12,15,20", help="CBM3D's sigmas on PolyU"
+    )
     parser.add_argument("--max-images", type=int, help="the first N images of each set")
     parser.add_argument("--record", action="store_true", help="write the scores into the cards")
     parser.add_argument(

@@ -27,7 +27,7 @@ from denoising.names import (
 
 LOSSES = ("binary_crossentropy", "mse", "mae")
 SCHEDULES = ("constant", "cosine")
-NOISE_TYPES = ("gaussian", "poisson", "poisson_gaussian", "salt_and_pepper", "speckle")
+NOISE_TYPES = ("gaussian", "poisson", "poisson_gaussian", "camera", "salt_and_pepper", "speckle")
 UNET_POOLS = ("max", "blur")
 # train.mixed_precision: off, float16 compute (true; GPUs), or bfloat16 (CPUs with AVX512-BF16
 # or AMX, and recent GPUs).
@@ -363,6 +363,11 @@ def cross_section_problems(path: Path, built: dict, models) -> list[str]:
         problems.append(
             f"{path}: noise.levels: {noise.levels!r} does not go with noise.type {noise.type}; "
             f"real noise has the one level [{REAL}], and [{REAL}] needs noise.type {REAL}"
+        )
+    if noise is not None and noise.type == "camera" and not noise.clip:
+        problems.append(
+            f"{path}: noise.clip: false does not go with noise.type camera, which stores every "
+            "noisy image as an 8-bit JPEG, clipped to [0, 1]; set noise.clip: true"
         )
     real = noise is not None and noise.type == REAL
     data = built.get("data")

@@ -59,6 +59,27 @@ def test_poisson_gaussian_has_the_level_at_white_and_a_signal_dependent_variance
     assert spread.min() < 0.05 and spread.max() > 0.18 and np.all(spread <= level * 1.1)
 
 
+def neighbour_correlation(noise: np.ndarray) -> float:
+    """The correlation of the noise of horizontally neighbouring pixels."""
+    return float((noise[:, :, 1:] * noise[:, :, :-1]).mean() / (noise * noise).mean())
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_camera_noise_is_spread_over_neighbours_and_stored_as_8_bit_jpeg(channels):
+    clean = np.full((100, 32, 32, channels), 0.5, dtype=np.float32)
+    white = add_noise(clean, "poisson_gaussian", 0.1, np.random.default_rng(3), clip=True)
+    noisy = add_noise(clean, "camera", 0.1, np.random.default_rng(3), clip=True)
+    # Poisson-Gaussian noise is white; the camera's is blurred, as demosaicing leaves it.
+    assert abs(neighbour_correlation(white - clean)) < 0.02
+    assert neighbour_correlation(noisy - clean) > 0.2
+    # Blurring keeps the noise's standard deviation; JPEG removes a part of it.
+    assert 0.5 * (white - clean).std() < (noisy - clean).std() < 1.1 * (white - clean).std()
+    assert abs(noisy.mean() - 0.5) < 0.005
+    np.testing.assert_allclose(noisy * 255, np.round(noisy * 255), atol=1e-4)  # 8 bits
+    again = add_noise(clean, "camera", 0.1, np.random.default_rng(3), clip=True)
+    np.testing.assert_array_equal(noisy, again)
+
+
 def test_salt_and_pepper_hits_the_level_as_a_fraction_half_each_way():
     noisy = add_noise(GREY, "salt_and_pepper", 0.1, np.random.default_rng(4), clip=True)
     hit = noisy != 0.5

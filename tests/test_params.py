@@ -193,6 +193,10 @@ def test_the_shipped_params_are_valid_as_a_whole():
         (lambda p: p["models"]["unet"].update(depht=3), "models.unet.depht: unknown key"),
         (lambda p: p["noise"].update(levels=[]), "noise.levels: [] is not allowed"),
         (
+            lambda p: p["noise"].update(type="camera", clip=False),
+            "noise.clip: false does not go with noise.type camera",
+        ),
+        (
             lambda p: p["visualize"].update(baselines=["nlm"]),
             "visualize.baselines: 'nlm' is not run; it must be one of baselines.methods",
         ),

@@ -17,7 +17,8 @@ Real noise, --polyu (../shared/benchmarks/real/polyu): its test/ shots against t
 means of many shots. Rows: the noisy shots; CBM3D told scikit-image's estimate of each image's
 sigma (what a user can do); CBM3D at the one sigma of --sweep that scores best over the test
 scenes (an upper bound no user could set, labelled so); the bundled colour model, blind (the
-level estimated); and the bundled real-noise model, if this install holds it. PSNR and SSIM
+level estimated); and the bundled camera-noise and real-noise models, if this install holds
+them, each also with --tta (8 flips and rotations averaged). PSNR and SSIM
 (data range 1, over R, G and B) are averaged over images. One table is printed; --record writes
 each bundled model's scores into its card. --figures DIR writes, for a few RNI15 photos (real
 noise, no references), crops at full resolution of the noisy photo, the bundled model's result
@@ -129,26 +130,30 @@ def real(polyu: Path, sweep: list[float], count: int | None, work: Path) -> list
     rows.append(("cbm3d best", swept[best], note))
     denoise_folder("color", work / "noisy", work / "color")
     rows.append(("bundled color", scores(pairs, work / "color", True), "blind: sigma estimated"))
-    if "real" in shipped():
-        denoise_folder("real", work / "noisy", work / "real")
-        rows.append(("bundled real", scores(pairs, work / "real", True), "real camera noise"))
+    notes = {"camera": "blind, synthetic camera noise only", "real": "real camera noise"}
+    for name in (name for name in notes if name in shipped()):
+        denoise_folder(name, work / "noisy", work / name)
+        rows.append((f"bundled {name}", scores(pairs, work / name, True), notes[name]))
+        denoise_folder(name, work / "noisy", work / f"{name}-tta", "--tta")
+        note = "the same, 8 flips and rotations averaged (--tta)"
+        rows.append((f"bundled {name}+tta", scores(pairs, work / f"{name}-tta", True), note))
     return rows
 
 
 def figures(rni15: Path, names: list[str], out: Path, work: Path, side: int = 200) -> None:
     """For each of ``names`` in ``rni15`` (real noisy photos without references), a figure in
     ``out``: a ``side`` x ``side`` crop from the middle, at full resolution, of the noisy photo,
-    the bundled model's result (blind), the real-noise model's (if bundled) and CBM3D's told
-    scikit-image's estimate of sigma."""
+    the bundled model's result (blind), the camera-noise and real-noise models' (those bundled)
+    and CBM3D's told scikit-image's estimate of sigma."""
     from PIL import Image, ImageDraw
 
     (work / "rni15").mkdir(parents=True)
     for name in names:
         (work / "rni15" / name).symlink_to((rni15 / name).resolve())
     denoise_folder(None, work / "rni15", work / "rni15-bundled")
-    real_model = "real" in shipped()
-    if real_model:
-        denoise_folder("real", work / "rni15", work / "rni15-real")
+    named = [name for name in ("camera", "real") if name in shipped()]
+    for name in named:
+        denoise_folder(name, work / "rni15", work / f"rni15-{name}")
     sources = [work / "rni15" / name for name in names]
     levels = [estimate(path) for path in sources]
     pairs = [(path, path) for path in sources]
@@ -158,12 +163,12 @@ def figures(rni15: Path, names: list[str], out: Path, work: Path, side: int = 20
         panels = [
             ("noisy", load(path, True)),
             ("bundled, blind", load(work / "rni15-bundled" / f"{path.stem}.png", True)),
+            *[
+                (f"bundled {name}", load(work / f"rni15-{name}" / f"{path.stem}.png", True))
+                for name in named
+            ],
             (f"CBM3D, sigma {level:.1f}", load(work / "rni15-cbm3d" / path.name, True)),
         ]
-        if real_model:
-            panels.insert(
-                2, ("bundled real", load(work / "rni15-real" / f"{path.stem}.png", True))
-            )
         height, width = panels[0][1].shape[:2]
         top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
         figure = Image.new("RGB", (len(panels) * (side + 4) - 4, side + 18), "white")
@@ -177,9 +182,9 @@ def figures(rni15: Path, names: list[str], out: Path, work: Path, side: int = 20
 
 def print_table(title: str, rows: list[tuple]) -> None:
     print(f"\n{title}")
-    print(f"{'method':<15} {'PSNR dB':>8} {'SSIM':>7}   note")
+    print(f"{'method':<18} {'PSNR dB':>8} {'SSIM':>7}   note")
     for method, (psnr, ssim), note in rows:
-        print(f"{method:<15} {psnr:>8.2f} {ssim:>7.3f}   {note}")
+        print(f"{method:<18} {psnr:>8.2f} {ssim:>7.3f}   {note}")
     print(json.dumps({"table": title, "scores": {m: v for m, v, _ in rows}}), flush=True)
 
 
@@ -244,8 +249,9 @@ def main() -> None:
         print_table(f"{given[2]}: real camera noise, test scenes", rows)
         for method, (psnr, ssim), _ in rows:
             if method.startswith("bundled "):
+                name, tta = method.split()[1].partition("+")[::2]
                 entry = {"psnr": psnr, "ssim": ssim, "noisy": rows[0][1][0]}
-                results.setdefault(method.split()[1], {})["polyu"] = entry
+                results.setdefault(name, {})["polyu_tta" if tta else "polyu"] = entry
     if args.record:
         record(results)
     if args.figures:

@@ -140,8 +140,12 @@ def test_every_shipped_card_loads_validates_and_says_how_it_was_made(name):
     assert made["fit_minutes"] > 0 and made["epochs_run"] >= 1 and "cores" in made["machine"]
     if name == "real":  # Real camera noise: no level to be told; scored on PolyU.
         assert not card["level_input"] and card["noise"]["type"] == "real"
-        assert card["train"]["init"] == "denoising/bundled/color"
+        assert card["train"]["init"] == "denoising/bundled/camera"
         assert made["scores"]["polyu"]["psnr"] > made["scores"]["polyu"]["noisy"]
+    elif name == "camera":  # Synthetic camera noise, blind with no level input, from color.
+        assert not card["level_input"] and card["noise"]["type"] == "camera"
+        assert card["train"]["init"] == "denoising/bundled/color"
+        assert "polyu" in made["scores"]
     else:  # Blind over sigma 0 to 50, told the level; scored at 15, 25 and 50.
         assert card["level_input"] and card["noise"]["range"] == [0.0, 0.196]
         assert set(made["scores"]) >= {"15", "25", "50"}

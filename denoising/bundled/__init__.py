@@ -11,12 +11,14 @@ from denoising.errors import UserError
 HERE = Path(__file__).resolve().parent
 # Every bundled model, by name: the images it is for. With no model named, a grey image goes
 # to "gray" and a colour image to "color"; without a grey model, a grey image goes to the
-# colour one (its channel repeated into R, G and B). "real" is used when named.
+# colour one (its channel repeated into R, G and B). "camera" and "real" are used when named.
 BUNDLED = {
     "gray": "grey photos, Gaussian noise of sigma 0 to 50 of 255",
     "color": "colour photos (R, G and B), Gaussian noise of sigma 0 to 50 of 255",
-    "real": "colour photos with real camera noise (fine-tuned on PolyU's Canon shots; "
-    "non-commercial use, as PolyU's licence)",
+    "camera": "colour photos with camera-like noise: signal-dependent, spread over neighbouring "
+    "pixels and JPEG-compressed (synthetic, on CBSD432; blind, no level input)",
+    "real": "colour photos with real camera noise (starts from camera, fine-tuned on PolyU's "
+    "Canon shots; non-commercial use, as PolyU's licence)",
 }
 # The models picked by an image's channels, in order of preference.
 BY_CHANNELS = {1: ("gray", "color"), 3: ("color", "gray")}

@@ -41,6 +41,8 @@ from bench.project import machine  # noqa: E402
 from denoising.bundled import HERE, for_channels, shipped  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "benchmarks"
+# The bundled models for camera noise, used only when named: each one's note in the PolyU table.
+CAMERA_MODELS = {"camera": "blind, synthetic camera noise only", "real": "real camera noise"}
 
 
 def limited(folder: Path, count: int | None, out: Path) -> Path:
@@ -130,10 +132,9 @@ def real(polyu: Path, sweep: list[float], count: int | None, work: Path) -> list
     rows.append(("cbm3d best", swept[best], note))
     denoise_folder("color", work / "noisy", work / "color")
     rows.append(("bundled color", scores(pairs, work / "color", True), "blind: sigma estimated"))
-    notes = {"camera": "blind, synthetic camera noise only", "real": "real camera noise"}
-    for name in (name for name in notes if name in shipped()):
+    for name in (name for name in CAMERA_MODELS if name in shipped()):
         denoise_folder(name, work / "noisy", work / name)
-        rows.append((f"bundled {name}", scores(pairs, work / name, True), notes[name]))
+        rows.append((f"bundled {name}", scores(pairs, work / name, True), CAMERA_MODELS[name]))
         denoise_folder(name, work / "noisy", work / f"{name}-tta", "--tta")
         note = "the same, 8 flips and rotations averaged (--tta)"
         rows.append((f"bundled {name}+tta", scores(pairs, work / f"{name}-tta", True), note))
@@ -151,7 +152,7 @@ def figures(rni15: Path, names: list[str], out: Path, work: Path, side: int = 20
     for name in names:
         (work / "rni15" / name).symlink_to((rni15 / name).resolve())
     denoise_folder(None, work / "rni15", work / "rni15-bundled")
-    named = [name for name in ("camera", "real") if name in shipped()]
+    named = [name for name in CAMERA_MODELS if name in shipped()]
     for name in named:
         denoise_folder(name, work / "rni15", work / f"rni15-{name}")
     sources = [work / "rni15" / name for name in names]

@@ -45,6 +45,7 @@ def model_card(
     seed: int,
     fitted,
     manifest: Path,
+    clipping=None,
 ) -> dict:
     """The card saved beside a model: what it is (architecture, the input size it takes: its
     training size, or "any" for a fully convolutional model, and its size multiple), what it was
@@ -52,13 +53,19 @@ def model_card(
     ``corruption.levels``, one level or a blind [low, high] range, and whether the model is told
     it; train and validation counts; the data
     manifest's SHA-256), how (``train``'s knobs, seed, epochs run,
-    best validation loss: ``fitted``, a ``training.Fitted``) and with which package versions."""
+    best validation loss: ``fitted``, a ``training.Fitted``) and with which package versions.
+    ``clipping`` (a ``real_clipping.RealClipping``, for real noise) is how much the real noisy
+    training images clip, and the estimated sigma its correction is made at."""
     levels = corruption.levels
     level = {"range": levels} if isinstance(levels, list) else {"level": levels}
     # Noisy targets under clipped Gaussian noise teach the clipped mean: its inverse is applied.
     learned_mean = train.target in NOISY_TARGETS and noise.type == "gaussian" and noise.clip
     fixed = learned_mean and not isinstance(levels, list)
     debiased = {"correction": {"inverts": CLIPPED_MEAN, "sigma": levels}} if fixed else {}
+    if clipping is not None:  # Real noise: corrected where the images clip, at a sigma estimated.
+        debiased = {"real_clipping": {"share": clipping.share, "sigma": clipping.sigma}}
+        if clipping.sigma is not None:
+            debiased["correction"] = {"inverts": CLIPPED_MEAN, "sigma": clipping.sigma}
     data = json.loads(Path(manifest).read_text())
     channels = fitted.image_shape[-1]
     # A colour model says so; a grey card is as the original design wrote it (channels 1).

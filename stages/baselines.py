@@ -12,7 +12,8 @@ from denoising.names import REAL, level_name, parse_level
 from denoising.params import BaselinesParams, load_section, load_seed
 from denoising.rows import RowFile, read_rows
 from denoising.score.baselines import run_method, subset_indices
-from denoising.score.metrics import estimated_sigma, method_scores
+from denoising.score.metrics import method_scores
+from denoising.sigma import estimated_sigma
 
 log = logging.getLogger("baselines")
 

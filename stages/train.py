@@ -16,6 +16,7 @@ from denoising.params import (
     training_for,
 )
 from denoising.train.plan import check_init, check_shapes, open_arrays, training_plan
+from denoising.train.real_clipping import clipping_for
 from denoising.train.resume import Backup, fingerprint
 
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     shape = arrays.images.shape[1:3]
     check_shapes(args.model, model_params, shape, arrays.test_shape, params.target)
     check_init(params.init)
+    clipping = clipping_for(noise.type, params.target, arrays.noisy)  # real noise that clips
     manifest = args.clean_dir / "manifest.json"
     initial = [Path(params.init) / "model.keras"] if params.init else []
     settings = [vars(args), model_params, params, noise, seed]
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     from denoising.train.fit import fit, save_loss_plot, save_timing, save_trained
 
     fitted = fit(args.model, model_params, params, arrays, corruption, seed, args.live_dir, backup)
-    card = model_card(args.model, model_params, params, noise, corruption, seed, fitted, manifest)
+    made = (noise, corruption, seed, fitted, manifest, clipping)
+    card = model_card(args.model, model_params, params, *made)
     save_trained(args.model_dir, fitted.model, card)
     if args.loss_plot is not None:
         save_loss_plot(args.loss_plot, fitted.history)

@@ -65,3 +65,35 @@ def test_the_command_applies_the_correction_that_a_card_asks_for(tmp_path, model
 
     with pytest.raises(UserError, match="correction: .* is not allowed"):
         main([str(model), str(tmp_path / "ramp.png"), "-o", str(tmp_path / "again")])
+
+
+def test_real_images_that_clip_are_corrected_at_their_estimated_sigma(tmp_path):
+    """A share of pixels at 0 or 1 at or above CLIPPED_SHARE asks for the correction, at the
+    median wavelet estimate of sigma; fewer asks for none. A RowFile gives what the array does."""
+    from denoising.rows import RowWriter
+    from denoising.train.real_clipping import CLIPPED_SHARE, real_clipping
+
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:64, 0:64]
+    clean = np.where((rows // 16 + cols // 16) % 2, 0.7, 0.05)  # dark squares at 0.05
+    noisy = (clean + 0.08 * rng.standard_normal((20, 64, 64))).astype(np.float32)[..., None]
+    clipped = np.clip(noisy, 0, 1)
+    found = real_clipping(clipped)
+    assert (
+        found.share == pytest.approx(np.mean((clipped == 0) | (clipped == 1)))
+        and found.share > 0.1
+    )
+    assert 0.06 < found.sigma < 0.09  # the wavelet estimate, lowered a little by the clipping
+    writer = RowWriter(tmp_path / "rows.npy", len(clipped), clipped.shape[1:])
+    writer.write(clipped)
+    writer.close()
+    from denoising.rows import RowFile
+
+    assert real_clipping(RowFile(tmp_path / "rows.npy")) == found
+    # The same images squeezed clear of black and white: nothing clips, no correction is asked.
+    assert real_clipping(np.clip(0.5 * noisy + 0.25, 0, 1)).sigma is None
+    few = np.full((1, 100, 100, 1), 0.5, np.float32)
+    few.reshape(-1)[: int(CLIPPED_SHARE * few.size) - 1] = 0.0
+    assert real_clipping(few).sigma is None
+    few.reshape(-1)[: int(CLIPPED_SHARE * few.size)] = 0.0
+    assert real_clipping(few).share == pytest.approx(CLIPPED_SHARE)

@@ -77,3 +77,12 @@ def test_summary_is_a_small_table_per_method_and_one_of_the_best():
     # Real noise without references: the estimated sigma, and no best method.
     real = {"real": {"images": 4, "unet": {"sigma": 0.01}, "scores_missing": "no references"}}
     assert summary(real) == {"unet": {"sigma": {"real": 0.01}}, BEST: {"test_images": 4}}
+
+
+def test_a_flat_image_has_an_estimated_sigma_of_zero_not_nan():
+    from denoising.sigma import estimated_sigma
+
+    flat = np.zeros((2, 16, 16, 1), np.float32)
+    np.testing.assert_array_equal(estimated_sigma(flat), [0.0, 0.0])
+    noisy = 0.5 + 0.1 * np.random.default_rng(0).standard_normal((1, 64, 64, 3))
+    assert 0.08 < estimated_sigma(noisy)[0] < 0.12

@@ -20,17 +20,20 @@ from tests.helpers import REPO, dvc, make_project
 LEVEL = "real"
 
 
-def noisy_folder(root, references: bool, pairs: bool = False, train_clean: bool = False):
-    """train/ and test/ of 28x28 noisy PNGs (grey blobs on grey, Gaussian sigma 0.1, never
-    clipped, seeded), with their clean originals in test_clean/ if ``references``, a second
-    noisy copy of each train image in train_b/ if ``pairs``, and the train images' clean
-    originals in train_clean/ if ``train_clean``."""
+def noisy_folder(
+    root, references: bool, pairs: bool = False, train_clean: bool = False, dark: float = 0.35
+):
+    """train/ and test/ of 28x28 noisy PNGs (grey blobs on a background at ``dark``, Gaussian
+    sigma 0.1, seeded: hardly ever clipped at the default 0.35, often at black at 0.05), with
+    their clean originals in test_clean/ if ``references``, a second noisy copy of each train
+    image in train_b/ if ``pairs``, and the train images' clean originals in train_clean/ if
+    ``train_clean``."""
     rng = np.random.default_rng(0)
     rows, cols = np.mgrid[0:28, 0:28]
     for split, count in (("train", 24), ("test", 8)):
         for index in range(count):
             centre, radius = rng.uniform(8, 20, size=2), rng.uniform(4, 9)
-            clean = np.where(np.hypot(rows - centre[0], cols - centre[1]) < radius, 0.65, 0.35)
+            clean = np.where(np.hypot(rows - centre[0], cols - centre[1]) < radius, 0.65, dark)
             noisy = clean + 0.1 * rng.standard_normal(clean.shape)
             second = clean + 0.1 * rng.standard_normal(clean.shape)
             name = f"class{index % 2}/{index:03d}.png"
@@ -46,14 +49,14 @@ def noisy_folder(root, references: bool, pairs: bool = False, train_clean: bool 
     return root / "data"
 
 
-def write_params(work, data_dir, target="n2v2"):
+def write_params(work, data_dir, target="n2v2", epochs=1):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"]["dir"] = str(data_dir)
     params["noise"].update(type="real", levels=[LEVEL])
     params["train"].update(
         models=["unet"], blind_models=[], target=target, epochs=1, batch_size=8, loss="mse"
     )
-    params["models"]["unet"].update(epochs=1, batch_size=8, top_skip=False, pool="blur")
+    params["models"]["unet"].update(epochs=epochs, batch_size=8, top_skip=False, pool="blur")
     params["baselines"].update(methods=["median", "bm3d"], workers=1)
     params["visualize"].update(n_samples=3)
     params["apply"]["model"] = f"unet/{LEVEL}"
@@ -63,9 +66,9 @@ def write_params(work, data_dir, target="n2v2"):
     return work / "params.yaml"
 
 
-def run_stages(work, data_dir, target="n2v2"):
+def run_stages(work, data_dir, target="n2v2", epochs=1):
     """Every stage from preprocess to summarize, at the one level "real"."""
-    params = write_params(work, data_dir, target)
+    params = write_params(work, data_dir, target, epochs)
 
     def call(stage, *args):
         module = importlib.import_module(f"stages.{stage}")
@@ -112,6 +115,10 @@ def test_real_noise_without_references_says_which_scores_are_missing(tmp_path):
         ours = np.load(tmp_path / f"work/noisy/{LEVEL}/{split}.npy")
         np.testing.assert_array_equal(ours, np.load(tmp_path / f"work/pre/{split}.npy"))
     assert card["noise"]["type"] == "real" and card["train"]["target"] == "n2v2"
+    # Hardly clipped (3.5 sigma from black and white): nothing to correct; the card says why.
+    assert card["real_clipping"]["share"] < 0.001 and card["real_clipping"]["sigma"] is None
+    assert "correction" not in card
+    assert "psnr_uncorrected" not in denoised and "sigma_uncorrected" not in denoised
     assert denoised["scores_missing"] == compared["scores_missing"] == MISSING_SCORES
     assert "psnr_noisy" not in denoised and "test_loss" not in denoised
     # Estimated sigma of the noisy images: near the 0.1 that made them.
@@ -143,6 +150,31 @@ def test_real_noise_with_references_is_scored_against_them(tmp_path):
     rows = list(csv.DictReader((tmp_path / "work/summary.csv").open()))
     assert {row["method"] for row in rows} == {"noisy", "unet", "median", "bm3d"}
     assert {row["noise_level"] for row in rows} == {LEVEL}
+
+
+def test_real_noise_that_clips_is_corrected_at_the_estimated_sigma(tmp_path):
+    """A dark background at 0.05 under sigma 0.1 clips at black in about 30 % of its pixels:
+    the card asks for the clipped mean's inverse at the sigma estimated from the train images,
+    and the denoise stage applies it and scores before it too."""
+    data_dir = noisy_folder(tmp_path, references=True, dark=0.05)
+    # Enough epochs that the model's outputs reach the dark background, where the inverse acts.
+    denoised, _, card = run_stages(tmp_path / "work", data_dir, epochs=6)
+    assert card["real_clipping"]["share"] > 0.1
+    sigma = card["real_clipping"]["sigma"]
+    assert 0.05 < sigma < 0.12
+    assert card["correction"] == {"inverts": "clipped-gaussian-mean", "sigma": sigma}
+    assert "psnr_uncorrected" in denoised
+    import keras
+
+    from denoising.clipping import debias
+
+    model = keras.saving.load_model(tmp_path / "work/model/model.keras")
+    noisy = np.load(tmp_path / f"work/noisy/{LEVEL}/test.npy")
+    out = np.load(tmp_path / f"work/denoised/{LEVEL}/unet/test.npy")
+    raw = model.predict(noisy, verbose=0)
+    expected = debias(raw, sigma)
+    assert np.abs(expected - raw).max() > 0.01  # some outputs are near black: the inverse acts
+    np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
 def test_real_pairs_train_noise2noise_towards_the_second_acquisition(tmp_path):

@@ -29,6 +29,7 @@ and the file is named.
 """
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -442,6 +443,7 @@ def image_level(path: Path, image: FullImage, sigma: float | None) -> float:
     top, left = max(0, (height - ESTIMATE_SIDE) // 2), max(0, (width - ESTIMATE_SIDE) // 2)
     pixels = image.rows(0, top, top + ESTIMATE_SIDE)[:, left : left + ESTIMATE_SIDE]
     level = float(estimate_sigma(pixels, channel_axis=-1, average_sigmas=True))
+    level = level if math.isfinite(level) else 0.0  # a flat image: no detail, no noise
     tqdm.write(f"{path}: estimated noise level {level:.4f} ({level * 255:.1f} of 255)", sys.stderr)
     return level
 

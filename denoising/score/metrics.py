@@ -5,9 +5,9 @@ from collections import defaultdict
 
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from skimage.restoration import estimate_sigma
 
 from denoising.names import BEST_TABLE
+from denoising.sigma import estimated_sigma
 
 DATA_RANGE = 1.0
 # PSNR is infinite for an exact copy. JSON has no infinity, so identical images score this cap.
@@ -43,20 +43,6 @@ def image_scores(clean: np.ndarray, estimate: np.ndarray) -> dict[str, np.ndarra
     clean = clean.astype(np.float64)
     estimate = estimate.astype(np.float64)
     return {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate)}
-
-
-def estimated_sigma(images: np.ndarray) -> np.ndarray:
-    """The Gaussian noise sigma of each (H, W, C) image, estimated from the image alone
-    (scikit-image's wavelet estimate, Donoho's median absolute deviation; for colour, the mean
-    of the channels' estimates), shape (N,)."""
-    if images.shape[-1] > 1:
-        return np.array(
-            [
-                estimate_sigma(image.astype(np.float64), channel_axis=-1, average_sigmas=True)
-                for image in images
-            ]
-        )
-    return np.array([estimate_sigma(image[..., 0].astype(np.float64)) for image in images])
 
 
 class SplitScores:

@@ -2,6 +2,7 @@
 training with clean targets, Noise2Noise and BM3D, with the same model.
 
     python bench/self_supervised.py [--data data/sample] [--level 0.5] [--epochs N] [--clip]
+        [-S section.key=value ...]
     python bench/self_supervised.py --photos DATA_DIR --sigma 25 [--minutes M] [--clip]
 
 In a temporary copy of the pipeline (the workspace is left as it is), one model is trained per
@@ -39,7 +40,15 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.photos import bm3d_folder, denoise_folder, level_of, noisy_copies, scores  # noqa: E402
+from bench.photos import (  # noqa: E402
+    bm3d_folder,
+    denoise_folder,
+    level_of,
+    merge,
+    noisy_copies,
+    overrides,
+    scores,
+)
 from bench.project import copy_pipeline, dvc_repro, fit_timing, machine  # noqa: E402
 
 N2V2_UNET = {"top_skip": False, "pool": "blur"}
@@ -61,8 +70,16 @@ def set_params(project: Path, train: dict, unet: dict) -> None:
 
 
 def make_project(
-    work: Path, data: Path, level: float, photos: bool, epochs: int | None, clip: bool
+    work: Path,
+    data: Path,
+    level: float,
+    photos: bool,
+    epochs: int | None,
+    clip: bool,
+    settings: dict | None = None,
 ) -> Path:
+    """A copy of the pipeline for the bench: one unet at ``level``, BM3D beside it, and
+    ``settings`` (``-S``, recipe-shaped) over everything else."""
     project = work / "project"
 
     def update(params: dict) -> None:
@@ -78,6 +95,9 @@ def make_project(
             params["data"].update(mode="patches", patch_size=64, patches_per_image=16)
             params["models"]["unet"].update(batch_size=16, augment=True, schedule="cosine")
             params["baselines"]["max_images"] = 12
+        merged = merge(params, settings or {})
+        params.clear()
+        params.update(merged)
 
     copy_pipeline(project, update)
     return project
@@ -124,6 +144,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="photos: per variant")
     parser.add_argument("--clip", action="store_true", help="clip the noisy images to [0, 1]")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument(
+        "-S",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a param over every variant's, e.g. -S train.mask_fraction=0.05 (the variants' "
+        "own train.target and unet switches still win)",
+    )
     args = parser.parse_args()
     photos = args.photos is not None
     level = level_of(args.sigma) if photos else args.level
@@ -131,8 +160,11 @@ def main() -> None:
     clip = args.clip or photos  # Photos are scored on clipped 8-bit files, as bench/photos.py.
     work = Path(tempfile.mkdtemp(prefix="self-supervised-bench-"))
     clipped = "clipped" if clip else "not clipped"
+    settings = overrides(args.settings)
     print(f"# {machine()}; data: {data}; level {level:g}, {clipped}; work: {work}", flush=True)
-    project = make_project(work, data, level, photos, args.epochs, clip)
+    if settings:
+        print(f"# settings: {settings}", flush=True)
+    project = make_project(work, data, level, photos, args.epochs, clip, settings)
     if photos:
         pairs = noisy_copies(data / "test", args.sigma, work / "noisy-input", clip=True)
         bm3d_folder(pairs, args.sigma, work / "bm3d")

@@ -4,6 +4,7 @@ training with clean targets, Noise2Noise and BM3D, with the same model.
     python bench/self_supervised.py [--data data/sample] [--level 0.5] [--epochs N] [--clip]
         [-S section.key=value ...]
     python bench/self_supervised.py --photos DATA_DIR --sigma 25 [--minutes M] [--clip]
+    python bench/self_supervised.py --real DATA_DIR [--epochs N] [--only clean n2v2 ne2ne]
 
 In a temporary copy of the pipeline (the workspace is left as it is), one model is trained per
 training target through `dvc repro`, and scored by the pipeline's own compare stage, BM3D (told
@@ -25,6 +26,12 @@ With --photos, the model is trained on native-resolution patches of DATA_DIR/tra
 for about --minutes each (epochs from a 1-epoch timing run), and scored on the full DATA_DIR/test
 images (Set12): seeded noisy 8-bit PNGs, denoised with `denoise-images`, BM3D on the same files,
 as bench/photos.py does.
+
+With --real, DATA_DIR holds real noisy images (train/, test/, test_clean/, and train_clean/ for
+the clean variant: PolyU's layout) and the pipeline's real-noise route runs (`noise.type: real`,
+colour patches): the noisy training images are what the self-supervised variants learn from, and
+where they clip, the card asks for the clipped mean's inverse at the estimated sigma; its
+"uncorrected" column is the PSNR before it.
 """
 
 import argparse
@@ -50,6 +57,7 @@ from bench.photos import (  # noqa: E402
     scores,
 )
 from bench.project import copy_pipeline, dvc_repro, fit_timing, machine  # noqa: E402
+from denoising.names import REAL  # noqa: E402
 
 N2V2_UNET = {"top_skip": False, "pool": "blur"}
 VARIANTS = {
@@ -72,7 +80,7 @@ def set_params(project: Path, train: dict, unet: dict) -> None:
 def make_project(
     work: Path,
     data: Path,
-    level: float,
+    level: float | str,
     photos: bool,
     epochs: int | None,
     clip: bool,
@@ -95,6 +103,9 @@ def make_project(
             params["data"].update(mode="patches", patch_size=64, patches_per_image=16)
             params["models"]["unet"].update(batch_size=16, augment=True, schedule="cosine")
             params["baselines"]["max_images"] = 12
+        if level == REAL:  # Real noisy colour photos: the files are the noisy images.
+            params["noise"].update(type=REAL)
+            params["data"].update(color="rgb")
         merged = merge(params, settings or {})
         params.clear()
         params.update(merged)
@@ -104,18 +115,18 @@ def make_project(
 
 
 def run_variant(
-    project: Path, name: str, level: float, minutes: float | None, figures: Path
+    project: Path, name: str, level: float | str, minutes: float | None, figures: Path
 ) -> dict:
     """Train and score one variant; its scores, BM3D's, and the fitting minutes and epochs. Its
     figure (visualize@level) is copied to ``figures/<name>.png``."""
     train, unet = VARIANTS[name]
     base = {"top_skip": True, "pool": "max"}
     set_params(project, train, {**base, **unet})
-    stage = f"train@unet-{level}"
+    stage, folder = f"train@unet-{level}", level_name(level)
     if minutes:
         set_params(project, {}, {"epochs": 1})
         dvc_repro(project, stage)
-        first = fit_timing(project, "unet", f"{level:g}")["fit_seconds"]
+        first = fit_timing(project, "unet", folder)["fit_seconds"]
         set_params(project, {}, {"epochs": max(1, int(minutes * 60 // first))})
     dvc_repro(project, f"compare@{level}", f"visualize@{level}")
     figures.mkdir(exist_ok=True)
@@ -127,7 +138,7 @@ def run_variant(
         "scores": compared,
         # Noisy targets under clipped noise: the PSNR before the clipped mean's inverse.
         "uncorrected": denoised.get("psnr_uncorrected"),
-        "minutes": fit_timing(project, "unet", f"{level:g}")["fit_seconds"] / 60,
+        "minutes": fit_timing(project, "unet", folder)["fit_seconds"] / 60,
         "epochs": card["epochs_run"],
     }
 
@@ -143,6 +154,9 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=25.0, help="photos: on the 0-255 scale")
     parser.add_argument("--minutes", type=float, default=5.0, help="photos: per variant")
     parser.add_argument("--clip", action="store_true", help="clip the noisy images to [0, 1]")
+    parser.add_argument(
+        "--real", type=Path, help="a folder of real noisy photos with clean test references"
+    )
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument(
         "-S",
@@ -154,18 +168,21 @@ def main() -> None:
         "own train.target and unet switches still win)",
     )
     args = parser.parse_args()
-    photos = args.photos is not None
-    level = level_of(args.sigma) if photos else args.level
-    data = args.photos if photos else args.data
+    photos = args.photos is not None or args.real is not None
+    level = REAL if args.real else level_of(args.sigma) if photos else args.level
+    data = args.real or args.photos or args.data
+    if args.real and not (data / "test_clean").is_dir():
+        parser.error(f"--real {data}: no test_clean/ folder there to score against")
     clip = args.clip or photos  # Photos are scored on clipped 8-bit files, as bench/photos.py.
     work = Path(tempfile.mkdtemp(prefix="self-supervised-bench-"))
-    clipped = "clipped" if clip else "not clipped"
+    clipped = "real noise" if args.real else "clipped" if clip else "not clipped"
     settings = overrides(args.settings)
-    print(f"# {machine()}; data: {data}; level {level:g}, {clipped}; work: {work}", flush=True)
+    where = f"data: {data}; level {level_name(level)}, {clipped}; work: {work}"
+    print(f"# {machine()}; {where}", flush=True)
     if settings:
         print(f"# settings: {settings}", flush=True)
     project = make_project(work, data, level, photos, args.epochs, clip, settings)
-    if photos:
+    if photos and not args.real:
         pairs = noisy_copies(data / "test", args.sigma, work / "noisy-input", clip=True)
         bm3d_folder(pairs, args.sigma, work / "bm3d")
         full = {"(noisy)": scores(pairs, None), "bm3d": scores(pairs, work / "bm3d")}
@@ -174,7 +191,7 @@ def main() -> None:
         started = time.perf_counter()
         budget = args.minutes if photos and not args.epochs else None
         results[name] = run_variant(project, name, level, budget, work / "figures")
-        if photos:
+        if photos and not args.real:
             denoise_folder(project / f"models/unet/{level}", work / "noisy-input", work / name)
             full[name] = scores(pairs, work / name)
             print(f"{name:<12} full Set12 images: {full[name][0]:.2f} dB", flush=True)
@@ -187,7 +204,7 @@ def main() -> None:
         )
     print_table(results, level, photos)
     print(f"figures: {work / 'figures'}")
-    if photos:
+    if photos and not args.real:
         print(f"\nsigma {args.sigma:g}, clipped 8-bit noisy PNGs, full {data / 'test'} images")
         print(f"{'target':<12} {'PSNR dB':>8} {'SSIM':>7}")
         for name, (psnr, ssim) in full.items():
@@ -195,10 +212,16 @@ def main() -> None:
         print(json.dumps(full))
 
 
-def print_table(results: dict, level: float, photos: bool) -> None:
+def level_name(level: float | str) -> str:
+    """The level as the pipeline names its folders: 0.5, or real."""
+    return level if isinstance(level, str) else f"{level:g}"
+
+
+def print_table(results: dict, level: float | str, photos: bool) -> None:
     first = next(iter(results.values()))["scores"]
     where = f"{first['images']} test images" + (" (central crops)" if photos else "")
-    print(f"\nnoise level {level:g}, unet, scored by compare@{level:g} on {where}")
+    name = level_name(level)
+    print(f"\nnoise level {name}, unet, scored by compare@{name} on {where}")
     print(f"{'target':<12} {'PSNR dB':>8} {'SSIM':>7}   {'uncorrected':>11}   training")
     noisy = first["noisy"]
     print(f"{'(noisy)':<12} {noisy['psnr']:>8.2f} {noisy['ssim']:>7.3f}   {'':>11}")
@@ -208,7 +231,8 @@ def print_table(results: dict, level: float, photos: bool) -> None:
         before = result["uncorrected"]
         before = f"{before:>11.2f}" if before is not None else f"{'-':>11}"
         print(f"{name:<12} {unet['psnr']:>8.2f} {unet['ssim']:>7.3f}   {before}   {note}")
-    print(f"{'bm3d':<12} {first['bm3d']['psnr']:>8.2f} {first['bm3d']['ssim']:>7.3f}   told sigma")
+    told = "told the estimated sigma" if level == REAL else "told sigma"
+    print(f"{'bm3d':<12} {first['bm3d']['psnr']:>8.2f} {first['bm3d']['ssim']:>7.3f}   {told}")
     print(json.dumps({name: r["scores"]["unet"] for name, r in results.items()}))
 
 

@@ -113,3 +113,23 @@ def test_smallest_mode_runs_and_leaves_the_workspace_as_it_was(name, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert reached in done.stdout, done.stdout[-2000:]
     assert workspace_state() == before
+
+
+@pytest.mark.e2e
+def test_the_self_supervised_bench_runs_the_real_noise_route(tmp_path):
+    """--real: the photos taken as real noisy images (they clip at white), their test images as
+    their own references; n2v2 learns from them, and the table gives the PSNR before the
+    correction that the clipping asked for."""
+    import shutil
+
+    data = photos(tmp_path / "real")
+    shutil.copytree(data / "test", data / "test_clean")
+    before = workspace_state()
+    done = bench("self_supervised.py", "--real", data, "--epochs", 1, "--only", "n2v2")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "level real, real noise" in done.stdout and "told the estimated sigma" in done.stdout
+    row = next(
+        line for line in done.stdout.splitlines() if line.startswith("n2v2 ") and "min," in line
+    )
+    assert len(row.split()) >= 5 and row.split()[3] != "-", row  # the uncorrected PSNR
+    assert workspace_state() == before

@@ -1,5 +1,5 @@
 """Benchmark: training from noisy images alone (Noise2Void, N2V2, Neighbor2Neighbor) against
-training with clean targets, Noise2Noise and BM3D, with the same model.
+training with clean targets, Noise2Noise, the median filter and BM3D, with the same model.
 
     python bench/self_supervised.py [--data data/sample] [--level 0.5] [--epochs N] [--clip]
         [-S section.key=value ...]
@@ -94,7 +94,7 @@ def make_project(
         params["data"]["dir"] = str(data.resolve())
         params["noise"].update(levels=[level], clip=clip)
         params["train"].update(models=["unet"], blind_models=[])
-        params["baselines"].update(methods=["bm3d"])
+        params["baselines"].update(methods=["median", "bm3d"])
         params["visualize"].update(baselines=["bm3d"])
         params["apply"]["model"] = f"unet/{level}"
         if epochs:
@@ -232,7 +232,10 @@ def print_table(results: dict, level: float | str, photos: bool) -> None:
         before = f"{before:>11.2f}" if before is not None else f"{'-':>11}"
         print(f"{name:<12} {unet['psnr']:>8.2f} {unet['ssim']:>7.3f}   {before}   {note}")
     told = "told the estimated sigma" if level == REAL else "told sigma"
-    print(f"{'bm3d':<12} {first['bm3d']['psnr']:>8.2f} {first['bm3d']['ssim']:>7.3f}   {told}")
+    notes = {"median": "3x3 window", "bm3d": told}
+    for method, note in notes.items():
+        row = first[method]
+        print(f"{method:<12} {row['psnr']:>8.2f} {row['ssim']:>7.3f}   {'':>11}   {note}")
     print(json.dumps({name: r["scores"]["unet"] for name, r in results.items()}))
 
 

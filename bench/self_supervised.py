@@ -234,6 +234,8 @@ def print_table(results: dict, level: float | str, photos: bool) -> None:
     told = "told the estimated sigma" if level == REAL else "told sigma"
     notes = {"median": "3x3 window", "bm3d": told}
     for method, note in notes.items():
+        if method not in first:  # left out with -S baselines.methods=...
+            continue
         row = first[method]
         print(f"{method:<12} {row['psnr']:>8.2f} {row['ssim']:>7.3f}   {'':>11}   {note}")
     print(json.dumps({name: r["scores"]["unet"] for name, r in results.items()}))

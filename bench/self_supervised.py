@@ -1,8 +1,8 @@
 """Benchmark: training from noisy images alone (Noise2Void, N2V2, Neighbor2Neighbor) against
 training with clean targets, Noise2Noise, the median filter and BM3D, with the same model.
 
-    python bench/self_supervised.py [--data data/sample] [--level 0.5] [--epochs N] [--clip]
-        [-S section.key=value ...]
+    python bench/self_supervised.py [--data data/sample] [--level 0.5 ...] [--epochs N]
+        [--clip | --both] [-S section.key=value ...]
     python bench/self_supervised.py --photos DATA_DIR --sigma 25 [--minutes M] [--clip]
     python bench/self_supervised.py --real DATA_DIR [--epochs N] [--only clean n2v2 ne2ne]
 
@@ -15,12 +15,13 @@ the level) beside it:
 - n2v, n2v2 (with N2V2's U-Net: no top skip, blur-pool) and ne2ne: from the fixed noisy
   training images alone; the clean training images are never read.
 
-The noise is not clipped to [0, 1] unless --clip is given: the self-supervised targets (and
-Noise2Noise) learn the mean of the noisy value, and clipping moves that mean away from the clean
-value wherever the image is near black or white (at level 0.5 on black digits' background, by
-about 0.2). Their cards then ask for the inverse of the clipped-Gaussian mean (Foi 2009,
-denoising/clipping.py), which the denoise stage applies; the table's "uncorrected" column is the
-PSNR before it.
+The noise is not clipped to [0, 1] unless --clip is given (--both: each level unclipped and
+clipped, in a project of its own, and a table of them side by side at the end): the self-
+supervised targets (and Noise2Noise) learn the mean of the noisy value, and clipping moves that
+mean away from the clean value wherever the image is near black or white (at level 0.5 on black
+digits' background, by about 0.2). Their cards then ask for the inverse of the clipped-Gaussian
+mean (Foi 2009, denoising/clipping.py), which the denoise stage applies; the table's
+"uncorrected" column is the PSNR before it.
 
 With --photos, the model is trained on native-resolution patches of DATA_DIR/train (Train400)
 for about --minutes each (epochs from a 1-epoch timing run), and scored on the full DATA_DIR/test
@@ -146,7 +147,9 @@ def run_variant(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=REPO / "data/sample")
-    parser.add_argument("--level", type=float, default=0.5, help="noise level on [0, 1]")
+    parser.add_argument(
+        "--level", type=float, nargs="+", default=[0.5], help="noise levels on [0, 1]"
+    )
     parser.add_argument(
         "--epochs", type=int, help="epochs for every variant (photos: not minutes)"
     )
@@ -167,16 +170,36 @@ def main() -> None:
         help="a param over every variant's, e.g. -S train.mask_fraction=0.05 (the variants' "
         "own train.target and unet switches still win)",
     )
+    parser.add_argument(
+        "--both", action="store_true", help="sample: unclipped and clipped, side by side"
+    )
     args = parser.parse_args()
     photos = args.photos is not None or args.real is not None
-    level = REAL if args.real else level_of(args.sigma) if photos else args.level
     data = args.real or args.photos or args.data
     if args.real and not (data / "test_clean").is_dir():
         parser.error(f"--real {data}: no test_clean/ folder there to score against")
-    clip = args.clip or photos  # Photos are scored on clipped 8-bit files, as bench/photos.py.
+    if photos and (args.both or len(args.level) > 1):
+        parser.error("--both and several --level values are for the sample (not --photos, --real)")
+    settings = overrides(args.settings)
+    if photos:
+        level = REAL if args.real else level_of(args.sigma)
+        # Photos are scored on clipped 8-bit files, as bench/photos.py.
+        run(args, data, level, True, settings)
+        return
+    runs = {}
+    for level in args.level:
+        for clip in [False, True] if args.both else [args.clip]:
+            runs[level, clip] = run(args, data, level, clip, settings)
+    if len(runs) > 1:
+        print_side_by_side(runs)
+
+
+def run(args, data: Path, level: float | str, clip: bool, settings: dict) -> dict:
+    """Every variant at one level, clipped or not, in a project of its own; its table printed.
+    The results by variant name."""
+    photos = args.photos is not None or args.real is not None
     work = Path(tempfile.mkdtemp(prefix="self-supervised-bench-"))
     clipped = "real noise" if args.real else "clipped" if clip else "not clipped"
-    settings = overrides(args.settings)
     where = f"data: {data}; level {level_name(level)}, {clipped}; work: {work}"
     print(f"# {machine()}; {where}", flush=True)
     if settings:
@@ -210,6 +233,29 @@ def main() -> None:
         for name, (psnr, ssim) in full.items():
             print(f"{name:<12} {psnr:>8.2f} {ssim:>7.3f}")
         print(json.dumps(full))
+    return results
+
+
+def print_side_by_side(runs: dict) -> None:
+    """PSNR of every variant and baseline at every level, unclipped and clipped (clipped: after
+    the correction, and before it in brackets), with the fitting minutes."""
+    columns = [f"{level:g} {'clipped' if clip else 'unclipped'}" for level, clip in runs]
+    print("\nPSNR dB (clipped: after the correction, before it in brackets); fit minutes")
+    print(f"{'target':<12}" + "".join(f"{column:>22}" for column in columns))
+    first = next(iter(runs.values()))
+    for name in [*first, "median", "bm3d"]:
+        cells = []
+        for results in runs.values():
+            if name in results:
+                result = results[name]
+                psnr, before = result["scores"]["unet"]["psnr"], result["uncorrected"]
+                cell = f"{psnr:.2f}" + (f" ({before:.2f})" if before is not None else "")
+                cell += f" {result['minutes']:.1f}m"
+            else:  # A baseline: the same in every variant's compare.
+                scored = next(iter(results.values()))["scores"]
+                cell = f"{scored[name]['psnr']:.2f}" if name in scored else "-"
+            cells.append(f"{cell:>22}")
+        print(f"{name:<12}" + "".join(cells))
 
 
 def level_name(level: float | str) -> str:

@@ -133,3 +133,19 @@ def test_the_self_supervised_bench_runs_the_real_noise_route(tmp_path):
     )
     assert len(row.split()) >= 5 and row.split()[3] != "-", row  # the uncorrected PSNR
     assert workspace_state() == before
+
+
+@pytest.mark.e2e
+def test_the_self_supervised_bench_puts_clipped_and_unclipped_side_by_side(tmp_path):
+    data = digits(tmp_path / "digits")
+    before = workspace_state()
+    arguments = ["--data", data, "--both", "--level", 0.5, "--epochs", 1, "--only", "n2v2"]
+    done = bench("self_supervised.py", *arguments)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    table = done.stdout.split("before it in brackets); fit minutes")[1].splitlines()
+    assert table[1].split() == ["target", "0.5", "unclipped", "0.5", "clipped"]
+    n2v2 = table[2].split()
+    # Unclipped: a PSNR and minutes; clipped: a PSNR, the uncorrected one, and minutes.
+    assert n2v2[0] == "n2v2" and len(n2v2) == 6 and n2v2[4].startswith("("), n2v2
+    assert [row.split()[0] for row in table[3:5]] == ["median", "bm3d"]
+    assert workspace_state() == before

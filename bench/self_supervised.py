@@ -16,12 +16,12 @@ the level) beside it:
   training images alone; the clean training images are never read.
 
 The noise is not clipped to [0, 1] unless --clip is given (--both: each level unclipped and
-clipped, in a project of its own, and a table of them side by side at the end): the self-
-supervised targets (and Noise2Noise) learn the mean of the noisy value, and clipping moves that
-mean away from the clean value wherever the image is near black or white (at level 0.5 on black
-digits' background, by about 0.2). Their cards then ask for the inverse of the clipped-Gaussian
-mean (Foi 2009, denoising/clipping.py), which the denoise stage applies; the table's
-"uncorrected" column is the PSNR before it.
+clipped, in a project of its own, and a table of them side by side at the end): the
+self-supervised targets (and Noise2Noise) learn the mean of the noisy value, and clipping moves
+that mean away from the clean value wherever the image is near black or white (at level 0.5 on
+black digits' background, by about 0.2). Their cards then ask for the inverse of the
+clipped-Gaussian mean (Foi 2009, denoising/clipping.py), which the denoise stage applies; the
+table's "uncorrected" column is the PSNR before it.
 
 With --photos, the model is trained on native-resolution patches of DATA_DIR/train (Train400)
 for about --minutes each (epochs from a 1-epoch timing run), and scored on the full DATA_DIR/test

@@ -58,7 +58,7 @@ from bench.photos import (  # noqa: E402
     scores,
 )
 from bench.project import copy_pipeline, dvc_repro, fit_timing, machine  # noqa: E402
-from denoising.names import REAL  # noqa: E402
+from denoising.names import REAL, level_name  # noqa: E402
 
 N2V2_UNET = {"top_skip": False, "pool": "blur"}
 VARIANTS = {
@@ -256,11 +256,6 @@ def print_side_by_side(runs: dict) -> None:
                 cell = f"{scored[name]['psnr']:.2f}" if name in scored else "-"
             cells.append(f"{cell:>22}")
         print(f"{name:<12}" + "".join(cells))
-
-
-def level_name(level: float | str) -> str:
-    """The level as the pipeline names its folders: 0.5, or real."""
-    return level if isinstance(level, str) else f"{level:g}"
 
 
 def print_table(results: dict, level: float | str, photos: bool) -> None:

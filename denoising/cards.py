@@ -59,7 +59,9 @@ def model_card(
     levels = corruption.levels
     level = {"range": levels} if isinstance(levels, list) else {"level": levels}
     # Noisy targets under clipped Gaussian noise teach the clipped mean: its inverse is applied.
-    learned_mean = train.target in NOISY_TARGETS and noise.type == "gaussian" and noise.clip
+    # So does binary cross-entropy under unclipped noise: it clips the targets (train.losses).
+    clipped = noise.clip or train.loss == "binary_crossentropy"
+    learned_mean = train.target in NOISY_TARGETS and noise.type == "gaussian" and clipped
     fixed = learned_mean and not isinstance(levels, list)
     debiased = {"correction": {"inverts": CLIPPED_MEAN, "sigma": levels}} if fixed else {}
     if clipping is not None:  # Real noise: corrected where the images clip, at a sigma estimated.

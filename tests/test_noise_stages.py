@@ -3,6 +3,7 @@ data, in this process (TensorFlow starts once, not once per stage)."""
 
 import importlib
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -213,6 +214,26 @@ def test_self_supervised_targets_train_on_noisy_images_alone(monkeypatch, data, 
     # applies it and scores the test split before it too.
     assert card["correction"] == {"inverts": "clipped-gaussian-mean", "sigma": 0.5}
     assert np.isfinite(metrics["psnr_uncorrected"]) and "ssim_uncorrected" in metrics
+
+
+@pytest.mark.parametrize("target", ["noisy", "n2v2"])
+def test_binary_cross_entropy_on_unclipped_noisy_targets_asks_for_the_correction(
+    monkeypatch, data, target, caplog
+):
+    """It counts targets outside [0, 1] as 0 or 1 (train.losses), so the model learns the
+    clipped mean, and the card asks for its inverse; the log says so."""
+    train = {"target": target, "loss": "binary_crossentropy", "epochs": 2}
+    with caplog.at_level(logging.INFO):
+        name = f"unclipped-bce-{target}"
+        metrics, card = pipeline(monkeypatch, data, name, {"clip": False}, train, model="unet")
+    assert card["correction"] == {"inverts": "clipped-gaussian-mean", "sigma": 0.5}
+    assert np.isfinite(card["best_val_loss"]) and np.isfinite(metrics["psnr_uncorrected"])
+    assert "its card asks for the clipped mean's inverse" in caplog.text
+    # Saved with the plain loss, as every model is, so it loads without the training loss.
+    import keras
+
+    model = keras.saving.load_model(data / name / "model/model.keras")
+    assert model.loss == "binary_crossentropy"
 
 
 def test_unclipped_noise_and_clean_targets_need_no_correction(monkeypatch, data):

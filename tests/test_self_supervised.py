@@ -1,5 +1,6 @@
 """Training from noisy images alone: the blind-spot masking and its loss (Noise2Void, N2V2), the
-Neighbor2Neighbor sub-sampler and its trainer, and N2V2's U-Net switches."""
+losses against noisy targets, the Neighbor2Neighbor sub-sampler and its trainer, and N2V2's U-Net
+switches."""
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from denoising.train.blindspot import (
     masked_loss,
     neighbours,
 )
+from denoising.train.losses import mean_loss, pixel_error
 from denoising.train.neighbors import build_trainer, neighbor_masks, neighbor_pair, subsample
 from denoising.train.plan import Corruption
 
@@ -85,6 +87,32 @@ def test_masked_loss_counts_only_the_masked_pixels(loss):
     }[loss]
     expected = [errors[i][mask[i]].mean() for i in range(2)]
     np.testing.assert_allclose(value, expected, rtol=1e-4)
+
+
+def test_binary_cross_entropy_counts_targets_outside_0_1_as_their_nearer_end():
+    import keras
+
+    rng = np.random.default_rng(1)
+    output = rng.uniform(0.05, 0.95, size=(2, 4, 4, 1)).astype(np.float32)
+    target = rng.normal(0.5, 0.8, size=output.shape).astype(np.float32)
+    assert target.min() < 0 and target.max() > 1
+    error = pixel_error("binary_crossentropy")
+    value = keras.ops.convert_to_numpy(error(target, output))
+    clipped = np.clip(target, 0, 1)
+    expected = -(clipped * np.log(output) + (1 - clipped) * np.log(1 - output))
+    np.testing.assert_allclose(value, expected, rtol=1e-4)
+    # Bounded below: no output does better than the clipped target itself.
+    assert value.min() >= 0
+    # Inside [0, 1], Keras's own loss exactly; mean_loss averages it over each image.
+    inside = keras.ops.convert_to_numpy(error(clipped, output))
+    keras_loss = keras.ops.binary_crossentropy(clipped, output)
+    np.testing.assert_array_equal(inside, keras.ops.convert_to_numpy(keras_loss))
+    means = keras.ops.convert_to_numpy(mean_loss("binary_crossentropy")(target, output))
+    np.testing.assert_allclose(means, expected.mean(axis=(1, 2, 3)), rtol=1e-4)
+    # The other losses take the target as it is.
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(pixel_error("mse")(target, output)), (target - output) ** 2
+    )
 
 
 def test_neighbor_masks_pick_two_adjacent_pixels_of_every_cell():

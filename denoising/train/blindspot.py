@@ -14,6 +14,8 @@ Guarantee: a masked pixel's input is never taken from its own position (images m
 
 import numpy as np
 
+from denoising.train.losses import pixel_error
+
 BLIND_SPOT_MODES = ("n2v", "n2v2")
 RADIUS = 2  # The neighbourhood is (2 * RADIUS + 1) squared pixels, as in both papers.
 MIN_SIZE = 2 * RADIUS + 1
@@ -79,21 +81,10 @@ def blind_spot_pair(
     return inputs, np.concatenate([noisy, mask], axis=-1)
 
 
-def pixel_error(loss: str):
-    """The per-pixel error of ``loss`` (a train.loss name) as a function of (target, output)."""
-    from keras import ops
-
-    errors = {
-        "mse": lambda t, p: ops.square(t - p),
-        "mae": lambda t, p: ops.abs(t - p),
-        "binary_crossentropy": lambda t, p: ops.binary_crossentropy(t, p),
-    }
-    return errors[loss]
-
-
 def masked_loss(loss: str):
-    """A Keras loss: ``loss``'s per-pixel error averaged over the masked pixels only of each
-    image; the target holds the noisy image and the mask (``blind_spot_pair``)."""
+    """A Keras loss: ``loss``'s per-pixel error (``losses.pixel_error``) averaged over the masked
+    pixels only of each image; the target holds the noisy image and the mask
+    (``blind_spot_pair``)."""
     from keras import ops
 
     error = pixel_error(loss)

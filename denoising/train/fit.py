@@ -11,7 +11,7 @@ from pathlib import Path
 
 from denoising.errors import UserError
 from denoising.files import atomic_dir, atomic_path, save_json
-from denoising.names import REAL, SELF_SUPERVISED
+from denoising.names import REAL
 from denoising.train.batches import training_feed
 from denoising.train.plan import Corruption, TrainingArrays, split_indices
 
@@ -62,7 +62,7 @@ def fit(
     image_shape = tuple(arrays.images.shape[1:])
     rows = split_indices(len(arrays.images), params.validation_split, seed)
     steps_per_epoch = math.ceil(len(rows[0]) / params.batch_size)
-    warn_unbounded(params, corruption)
+    note_clipped_targets(params, corruption)
     model, trainer = build(name, model_params, params, image_shape, corruption, steps_per_epoch)
     callbacks = training_callbacks(params, live_dir, backup)
     feed = training_feed(arrays, corruption, params, seed, rows, backup.start_epoch)
@@ -81,8 +81,8 @@ def fit(
     )
     seconds = time.perf_counter() - started
     log.info("fit took %.2f s", seconds)
-    if corruption.target in SELF_SUPERVISED:
-        # The training loss needs masks; the saved model is scored against clean images.
+    if corruption.target != "clean":
+        # The training loss is the target's own; the saved model is scored against clean images.
         optimizer = trainer.optimizer
         model.compile(optimizer=optimizer, loss=params.loss, jit_compile=params.jit_compile)
     counts = (len(rows[0]), len(rows[1]))
@@ -90,17 +90,20 @@ def fit(
     return Fitted(model, history, counts, image_shape, seconds, feed.steps or steps_per_epoch)
 
 
-def warn_unbounded(params, corruption: Corruption) -> None:
-    """Binary cross-entropy is linear in the target, so its minimum is still the mean; but it is
-    unbounded below for targets outside [0, 1], and a network can chase fixed ones (Noise2Noise
-    diverged so on digits)."""
+def note_clipped_targets(params, corruption: Corruption) -> None:
+    """Binary cross-entropy counts unclipped noisy targets outside [0, 1] as 0 or 1, so that it
+    stays bounded (``losses``): the model learns the clipped mean. Said in the log: for Gaussian
+    noise the card asks for its inverse; for other noise no inverse is known, so a warning."""
     unclipped = not corruption.clip and corruption.type != REAL
-    if params.loss == "binary_crossentropy" and unclipped and corruption.target != "clean":
-        log.warning(
-            "train.loss binary_crossentropy with unclipped noisy targets (noise.clip false, "
-            "train.target %s) is unbounded below and can diverge; mse or mae is safer",
-            corruption.target,
-        )
+    if params.loss != "binary_crossentropy" or not unclipped or corruption.target == "clean":
+        return
+    said = "train.loss binary_crossentropy counts the unclipped noisy targets (train.target %s)"
+    said += " outside [0, 1] as 0 or 1, so the model learns their clipped mean; "
+    if corruption.type == "gaussian":
+        log.info(said + "its card asks for the clipped mean's inverse", corruption.target)
+    else:
+        said += "no inverse is known for noise.type %s, so outputs near 0 and 1 are biased; "
+        log.warning(said + "train.loss mse is unbiased", corruption.target, corruption.type)
 
 
 def build(name: str, model_params, params, image_shape, corruption: Corruption, steps: int):
@@ -111,6 +114,7 @@ def build(name: str, model_params, params, image_shape, corruption: Corruption, 
 
     from denoising.train.accelerators import distribution_strategy
     from denoising.train.blindspot import BLIND_SPOT_MODES, masked_loss
+    from denoising.train.losses import mean_loss
     from denoising.train.models import build_model
     from denoising.train.neighbors import build_trainer
 
@@ -121,6 +125,8 @@ def build(name: str, model_params, params, image_shape, corruption: Corruption, 
     loss = params.loss
     if corruption.target in BLIND_SPOT_MODES:
         loss = masked_loss(params.loss)
+    elif corruption.target == "noisy":  # Noise2Noise: binary cross-entropy bounded (losses).
+        loss = mean_loss(params.loss)
     level_input, jit = corruption.level_input, params.jit_compile
     with distribution_strategy(params.distribute).scope():
         model = build_model(name, model_params, image_shape, learning_rate, loss, jit, level_input)

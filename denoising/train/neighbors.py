@@ -54,7 +54,7 @@ def build_trainer(denoiser, gamma: float, total_steps: int, multiple: int, loss:
     import tensorflow as tf
     from keras import ops
 
-    from denoising.train.blindspot import pixel_error
+    from denoising.train.losses import pixel_error
 
     error = pixel_error(loss)
 

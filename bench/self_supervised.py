@@ -21,7 +21,9 @@ self-supervised targets (and Noise2Noise) learn the mean of the noisy value, and
 that mean away from the clean value wherever the image is near black or white (at level 0.5 on
 black digits' background, by about 0.2). Their cards then ask for the inverse of the
 clipped-Gaussian mean (Foi 2009, denoising/clipping.py), which the denoise stage applies; the
-table's "uncorrected" column is the PSNR before it.
+table's "uncorrected" column is the PSNR before it. Unclipped noise under binary cross-entropy
+(the unet's loss) is corrected too: the loss counts targets outside [0, 1] as 0 or 1
+(denoising/train/losses.py), so the model learns the clipped mean there as well.
 
 With --photos, the model is trained on native-resolution patches of DATA_DIR/train (Train400)
 for about --minutes each (epochs from a 1-epoch timing run), and scored on the full DATA_DIR/test
@@ -237,10 +239,10 @@ def run(args, data: Path, level: float | str, clip: bool, settings: dict) -> dic
 
 
 def print_side_by_side(runs: dict) -> None:
-    """PSNR of every variant and baseline at every level, unclipped and clipped (clipped: after
-    the correction, and before it in brackets), with the fitting minutes."""
+    """PSNR of every variant and baseline at every level, unclipped and clipped (where the card
+    asked for the correction: after it, and before it in brackets), with the fitting minutes."""
     columns = [f"{level:g} {'clipped' if clip else 'unclipped'}" for level, clip in runs]
-    print("\nPSNR dB (clipped: after the correction, before it in brackets); fit minutes")
+    print("\nPSNR dB (corrected: after the correction, before it in brackets); fit minutes")
     print(f"{'target':<12}" + "".join(f"{column:>22}" for column in columns))
     first = next(iter(runs.values()))
     for name in [*first, "median", "bm3d"]:

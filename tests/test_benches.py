@@ -145,7 +145,9 @@ def test_the_self_supervised_bench_puts_clipped_and_unclipped_side_by_side(tmp_p
     table = done.stdout.split("before it in brackets); fit minutes")[1].splitlines()
     assert table[1].split() == ["target", "0.5", "unclipped", "0.5", "clipped"]
     n2v2 = table[2].split()
-    # Unclipped: a PSNR and minutes; clipped: a PSNR, the uncorrected one, and minutes.
-    assert n2v2[0] == "n2v2" and len(n2v2) == 6 and n2v2[4].startswith("("), n2v2
+    # Both corrected (clipped noise, and unclipped under binary cross-entropy, which clips the
+    # targets): a PSNR, the uncorrected one, and minutes, each.
+    assert n2v2[0] == "n2v2" and len(n2v2) == 7, n2v2
+    assert n2v2[2].startswith("(") and n2v2[5].startswith("("), n2v2
     assert [row.split()[0] for row in table[3:5]] == ["median", "bm3d"]
     assert workspace_state() == before

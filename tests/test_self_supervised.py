@@ -2,6 +2,8 @@
 losses against noisy targets, the Neighbor2Neighbor sub-sampler and its trainer, and N2V2's U-Net
 switches."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -113,6 +115,29 @@ def test_binary_cross_entropy_counts_targets_outside_0_1_as_their_nearer_end():
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(pixel_error("mse")(target, output)), (target - output) ** 2
     )
+
+
+def test_the_train_log_says_what_binary_cross_entropy_does_to_unclipped_noisy_targets(caplog):
+    from types import SimpleNamespace
+
+    from denoising.train.fit import note_clipped_targets
+
+    def said(loss, noise_type, clip, target):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="denoising.train.fit"):
+            note_clipped_targets(
+                SimpleNamespace(loss=loss), Corruption(noise_type, 0.5, clip, target)
+            )
+        return [(record.levelno, record.getMessage()) for record in caplog.records]
+
+    [(level, message)] = said("binary_crossentropy", "gaussian", False, "n2v2")
+    assert level == logging.INFO and "card asks for the clipped mean's inverse" in message
+    [(level, message)] = said("binary_crossentropy", "poisson", False, "noisy")
+    assert level == logging.WARNING and "no inverse is known for noise.type poisson" in message
+    # Nothing to say for clipped noise, clean targets, or a loss that takes targets as they are.
+    assert said("binary_crossentropy", "gaussian", True, "n2v2") == []
+    assert said("binary_crossentropy", "gaussian", False, "clean") == []
+    assert said("mse", "gaussian", False, "n2v2") == []
 
 
 def test_neighbor_masks_pick_two_adjacent_pixels_of_every_cell():

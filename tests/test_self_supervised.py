@@ -122,18 +122,19 @@ def test_the_train_log_says_what_binary_cross_entropy_does_to_unclipped_noisy_ta
 
     from denoising.train.fit import note_clipped_targets
 
-    def said(loss, noise_type, clip, target):
+    def said(loss, noise_type, clip, target, levels=0.5):
         caplog.clear()
+        corruption = Corruption(noise_type, levels, clip, target)
         with caplog.at_level(logging.INFO, logger="denoising.train.fit"):
-            note_clipped_targets(
-                SimpleNamespace(loss=loss), Corruption(noise_type, 0.5, clip, target)
-            )
+            note_clipped_targets(SimpleNamespace(loss=loss), corruption)
         return [(record.levelno, record.getMessage()) for record in caplog.records]
 
     [(level, message)] = said("binary_crossentropy", "gaussian", False, "n2v2")
     assert level == logging.INFO and "card asks for the clipped mean's inverse" in message
     [(level, message)] = said("binary_crossentropy", "poisson", False, "noisy")
     assert level == logging.WARNING and "no inverse is known for noise.type poisson" in message
+    [(level, message)] = said("binary_crossentropy", "gaussian", False, "noisy", [0.1, 0.5])
+    assert level == logging.WARNING and "a blind model's level varies" in message
     # Nothing to say for clipped noise, clean targets, or a loss that takes targets as they are.
     assert said("binary_crossentropy", "gaussian", True, "n2v2") == []
     assert said("binary_crossentropy", "gaussian", False, "clean") == []

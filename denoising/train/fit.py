@@ -93,17 +93,21 @@ def fit(
 def note_clipped_targets(params, corruption: Corruption) -> None:
     """Binary cross-entropy counts unclipped noisy targets outside [0, 1] as 0 or 1, so that it
     stays bounded (``losses``): the model learns the clipped mean. Said in the log: for Gaussian
-    noise the card asks for its inverse; for other noise no inverse is known, so a warning."""
+    noise at one level the card asks for its inverse; for a blind model's range of levels, or
+    other noise, no inverse is made, so a warning."""
     unclipped = not corruption.clip and corruption.type != REAL
     if params.loss != "binary_crossentropy" or not unclipped or corruption.target == "clean":
         return
     said = "train.loss binary_crossentropy counts the unclipped noisy targets (train.target %s)"
     said += " outside [0, 1] as 0 or 1, so the model learns their clipped mean; "
-    if corruption.type == "gaussian":
+    if corruption.type == "gaussian" and not isinstance(corruption.levels, list):
         log.info(said + "its card asks for the clipped mean's inverse", corruption.target)
-    else:
-        said += "no inverse is known for noise.type %s, so outputs near 0 and 1 are biased; "
-        log.warning(said + "train.loss mse is unbiased", corruption.target, corruption.type)
+        return
+    why = f"no inverse is known for noise.type {corruption.type}"
+    if corruption.type == "gaussian":
+        why = "a blind model's level varies, so its card asks for no inverse"
+    said += why + ", and outputs near 0 and 1 are biased; train.loss mse is unbiased"
+    log.warning(said, corruption.target)
 
 
 def build(name: str, model_params, params, image_shape, corruption: Corruption, steps: int):

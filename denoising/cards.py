@@ -36,6 +36,16 @@ def package_versions() -> dict[str, str]:
     return {name: version(name) for name in PACKAGES}
 
 
+def asks_for_correction(target: str, noise_type: str, clip: bool, loss: str, levels) -> bool:
+    """Whether a model trained against ``target`` on simulated noise learns the clipped Gaussian
+    mean at one known level, so that its card asks for that mean's inverse: a noisy target, and
+    Gaussian noise at one level (not a blind range), clipped, or unclipped under binary
+    cross-entropy, which counts targets outside [0, 1] as 0 or 1 (``train.losses``)."""
+    clipped = clip or loss == "binary_crossentropy"
+    learned_mean = target in NOISY_TARGETS and noise_type == "gaussian" and clipped
+    return learned_mean and not isinstance(levels, list)
+
+
 def model_card(
     name: str,
     model_params,
@@ -58,11 +68,7 @@ def model_card(
     training images clip, and the estimated sigma its correction is made at."""
     levels = corruption.levels
     level = {"range": levels} if isinstance(levels, list) else {"level": levels}
-    # Noisy targets under clipped Gaussian noise teach the clipped mean: its inverse is applied.
-    # So does binary cross-entropy under unclipped noise: it clips the targets (train.losses).
-    clipped = noise.clip or train.loss == "binary_crossentropy"
-    learned_mean = train.target in NOISY_TARGETS and noise.type == "gaussian" and clipped
-    fixed = learned_mean and not isinstance(levels, list)
+    fixed = asks_for_correction(train.target, noise.type, noise.clip, train.loss, levels)
     debiased = {"correction": {"inverts": CLIPPED_MEAN, "sigma": levels}} if fixed else {}
     if clipping is not None:  # Real noise: corrected where the images clip, at a sigma estimated.
         debiased = {"real_clipping": {"share": clipping.share, "sigma": clipping.sigma}}

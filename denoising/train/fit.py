@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from denoising.cards import asks_for_correction
 from denoising.errors import UserError
 from denoising.files import atomic_dir, atomic_path, save_json
 from denoising.names import REAL
@@ -100,7 +101,8 @@ def note_clipped_targets(params, corruption: Corruption) -> None:
         return
     said = "train.loss binary_crossentropy counts the unclipped noisy targets (train.target %s)"
     said += " outside [0, 1] as 0 or 1, so the model learns their clipped mean; "
-    if corruption.type == "gaussian" and not isinstance(corruption.levels, list):
+    target, type_ = corruption.target, corruption.type
+    if asks_for_correction(target, type_, corruption.clip, params.loss, corruption.levels):
         log.info(said + "its card asks for the clipped mean's inverse", corruption.target)
         return
     why = f"no inverse is known for noise.type {corruption.type}"
